@@ -58,11 +58,12 @@ type InventoryStore interface {
 	AppFind(ctx context.Context, p *AppFindParams) ([]*App, error)
 	AppList(ctx context.Context, p *AppListParams) ([]*App, error)
 	// AppMarkDeleted records that apps disappeared from Entra, and their credentials with them.
-	AppMarkDeleted(ctx context.Context, p *ObjectMarkDeletedParams) error
+	// It returns the credentials it marked removed.
+	AppMarkDeleted(ctx context.Context, p *ObjectMarkDeletedParams) ([]*Credential, error)
 
 	ServicePrincipalUpsertBatch(ctx context.Context, sps []*ServicePrincipal) error
 	ServicePrincipalGet(ctx context.Context, tenant, id string) (*ServicePrincipal, error)
-	ServicePrincipalMarkDeleted(ctx context.Context, p *ObjectMarkDeletedParams) error
+	ServicePrincipalMarkDeleted(ctx context.Context, p *ObjectMarkDeletedParams) ([]*Credential, error)
 
 	// CredentialSyncOwners makes the stored credentials of each owner equal to the set given: new
 	// ones are inserted, present ones updated, missing ones marked removed. It returns what was

@@ -1,0 +1,211 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/rotorhq/rotor"
+)
+
+const rotationCols = `id, binding_id, tenant, owner_kind, owner_id, app_id, trigger_kind, state, old_key_id, new_key_id,
+	new_end_at, needs_attention, attempt, next_attempt_at, last_error, lease_owner, lease_expires_at, fence,
+	grace_until, created_at, updated_at, finished_at, requested_by`
+
+// terminalStates is the SQL list of states in which a rotation never runs again on its own.
+const terminalStates = `('completed', 'cancelled')`
+
+func scanRotation(sc interface{ Scan(...any) error }) (*rotor.Rotation, error) {
+	var r rotor.Rotation
+	var newEnd, next, leaseExp, grace, created, updated, finished int64
+	if err := sc.Scan(&r.ID, &r.BindingID, &r.Tenant, &r.OwnerKind, &r.OwnerID, &r.AppID, &r.Trigger, &r.State,
+		&r.OldKeyID, &r.NewKeyID, &newEnd, &r.NeedsAttention, &r.Attempt, &next, &r.LastError, &r.LeaseOwner,
+		&leaseExp, &r.Fence, &grace, &created, &updated, &finished, &r.RequestedBy); err != nil {
+		return nil, err
+	}
+	r.NewEndAt, r.NextAttemptAt, r.LeaseExpiresAt, r.GraceUntil = tm(newEnd), tm(next), tm(leaseExp), tm(grace)
+	r.CreatedAt, r.UpdatedAt, r.FinishedAt = tm(created), tm(updated), tm(finished)
+	return &r, nil
+}
+
+// RotationInsert implements rotor.RotationStore.
+func (s *Store) RotationInsert(ctx context.Context, r *rotor.Rotation) error {
+	_, err := s.exec(ctx, `INSERT INTO rotations (`+rotationCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.BindingID, r.Tenant, r.OwnerKind, r.OwnerID, r.AppID, r.Trigger, r.State, r.OldKeyID, r.NewKeyID,
+		us(r.NewEndAt), r.NeedsAttention, r.Attempt, us(r.NextAttemptAt), r.LastError, r.LeaseOwner,
+		us(r.LeaseExpiresAt), r.Fence, us(r.GraceUntil), us(r.CreatedAt), us(r.UpdatedAt), us(r.FinishedAt), r.RequestedBy)
+	if err != nil {
+		return fmt.Errorf("insert rotation %s: %w", r.ID, s.conflict(err, "binding "+r.BindingID+" already has a rotation in flight"))
+	}
+	return nil
+}
+
+// RotationGet implements rotor.RotationStore.
+func (s *Store) RotationGet(ctx context.Context, id string) (*rotor.Rotation, error) {
+	r, err := scanRotation(s.queryRow(ctx, `SELECT `+rotationCols+` FROM rotations WHERE id = ?`, id))
+	if err != nil {
+		return nil, notFound(err, "rotation %s", id)
+	}
+	return r, nil
+}
+
+// RotationList implements rotor.RotationStore.
+func (s *Store) RotationList(ctx context.Context, p *rotor.RotationListParams) ([]*rotor.Rotation, error) {
+	var where []string
+	var args []any
+	if p.Tenant != "" {
+		where, args = append(where, `tenant = ?`), append(args, p.Tenant)
+	}
+	if p.BindingID != "" {
+		where, args = append(where, `binding_id = ?`), append(args, p.BindingID)
+	}
+	if p.OwnerID != "" {
+		where, args = append(where, `owner_id = ?`), append(args, p.OwnerID)
+	}
+	if len(p.States) > 0 {
+		where = append(where, `state IN (`+strings.TrimSuffix(strings.Repeat("?,", len(p.States)), ",")+`)`)
+		for _, st := range p.States {
+			args = append(args, st)
+		}
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rs, err := queryAll(ctx, s, scanRotation, `SELECT `+rotationCols+` FROM rotations`+whereClause(where)+
+		` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list rotations: %w", err)
+	}
+	return rs, nil
+}
+
+// RotationClaim implements rotor.RotationStore. On PostgreSQL the candidate rows are locked with
+// FOR UPDATE SKIP LOCKED so that concurrent claimers pass over each other's rows; on SQLite the
+// single writer serialises claims.
+func (s *Store) RotationClaim(ctx context.Context, p *rotor.RotationClaimParams) ([]*rotor.Rotation, error) {
+	now := us(p.Now)
+	limit := max(p.Limit, 1)
+	var claimed []*rotor.Rotation
+	err := s.inTx(ctx, func(tx *Store) error {
+		rows, err := tx.query(ctx, `SELECT id FROM rotations
+			WHERE state NOT IN `+terminalStates+` AND next_attempt_at <= ? AND (lease_owner = '' OR lease_expires_at <= ?)
+			ORDER BY next_attempt_at, id LIMIT ?`+tx.d.lockRows, now, now, limit)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := errorsJoin(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			r, err := scanRotation(tx.queryRow(ctx, `UPDATE rotations SET lease_owner = ?, lease_expires_at = ?, fence = fence + 1
+				WHERE id = ? RETURNING `+rotationCols, p.Worker, us(p.Now.Add(p.LeaseFor)), id))
+			if err != nil {
+				return fmt.Errorf("lease rotation %s: %w", id, err)
+			}
+			claimed = append(claimed, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim rotations: %w", err)
+	}
+	return claimed, nil
+}
+
+// RotationUpdate implements rotor.RotationStore. The fence check makes a worker whose lease was
+// taken over unable to write.
+func (s *Store) RotationUpdate(ctx context.Context, r *rotor.Rotation) error {
+	res, err := s.exec(ctx, `UPDATE rotations SET state = ?, old_key_id = ?, new_key_id = ?, new_end_at = ?,
+			needs_attention = ?, attempt = ?, next_attempt_at = ?, last_error = ?, lease_owner = ?,
+			lease_expires_at = ?, grace_until = ?, updated_at = ?, finished_at = ?, requested_by = ?
+		WHERE id = ? AND fence = ?`,
+		r.State, r.OldKeyID, r.NewKeyID, us(r.NewEndAt), r.NeedsAttention, r.Attempt, us(r.NextAttemptAt),
+		r.LastError, r.LeaseOwner, us(r.LeaseExpiresAt), us(r.GraceUntil), us(r.UpdatedAt), us(r.FinishedAt),
+		r.RequestedBy, r.ID, r.Fence)
+	if err != nil {
+		return fmt.Errorf("update rotation %s: %w", r.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.RotationGet(ctx, r.ID); err != nil {
+			return fmt.Errorf("update rotation: %w", err)
+		}
+		return fmt.Errorf("update rotation %s with fence %d: %w", r.ID, r.Fence, rotor.ErrLeaseLost)
+	}
+	return nil
+}
+
+const stepCols = `rotation_id, name, ordinal, type, on_failure, state, attempt, message, started_at, finished_at`
+
+func scanStep(sc interface{ Scan(...any) error }) (*rotor.RotationStep, error) {
+	var st rotor.RotationStep
+	var started, finished int64
+	if err := sc.Scan(&st.RotationID, &st.Name, &st.Ordinal, &st.Type, &st.OnFailure, &st.State, &st.Attempt,
+		&st.Message, &started, &finished); err != nil {
+		return nil, err
+	}
+	st.StartedAt, st.FinishedAt = tm(started), tm(finished)
+	return &st, nil
+}
+
+// RotationStepPut implements rotor.RotationStore: it creates or replaces the step by name.
+func (s *Store) RotationStepPut(ctx context.Context, st *rotor.RotationStep) error {
+	_, err := s.exec(ctx, `INSERT INTO rotation_steps (`+stepCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (rotation_id, name) DO UPDATE SET ordinal = excluded.ordinal, type = excluded.type,
+			on_failure = excluded.on_failure, state = excluded.state, attempt = excluded.attempt,
+			message = excluded.message, started_at = excluded.started_at, finished_at = excluded.finished_at`,
+		st.RotationID, st.Name, st.Ordinal, st.Type, st.OnFailure, st.State, st.Attempt, st.Message,
+		us(st.StartedAt), us(st.FinishedAt))
+	if err != nil {
+		return fmt.Errorf("store step %s of rotation %s: %w", st.Name, st.RotationID, err)
+	}
+	return nil
+}
+
+// RotationStepList implements rotor.RotationStore.
+func (s *Store) RotationStepList(ctx context.Context, rotationID string) ([]*rotor.RotationStep, error) {
+	steps, err := queryAll(ctx, s, scanStep, `SELECT `+stepCols+` FROM rotation_steps WHERE rotation_id = ? ORDER BY ordinal, name`, rotationID)
+	if err != nil {
+		return nil, fmt.Errorf("list steps of rotation %s: %w", rotationID, err)
+	}
+	return steps, nil
+}
+
+// SealedSecretPut implements rotor.RotationStore.
+func (s *Store) SealedSecretPut(ctx context.Context, ss *rotor.SealedSecret) error {
+	_, err := s.exec(ctx, `INSERT INTO sealed_secrets (rotation_id, tenant, key_id, key_ref, ciphertext, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, ss.RotationID, ss.Tenant, ss.KeyID, ss.KeyRef,
+		base64.StdEncoding.EncodeToString(ss.Ciphertext), us(ss.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("store sealed secret of rotation %s: %w", ss.RotationID, s.conflict(err, "a sealed secret is already stored"))
+	}
+	return nil
+}
+
+// SealedSecretGet implements rotor.RotationStore.
+func (s *Store) SealedSecretGet(ctx context.Context, rotationID string) (*rotor.SealedSecret, error) {
+	var ss rotor.SealedSecret
+	var ct string
+	var created int64
+	err := s.queryRow(ctx, `SELECT rotation_id, tenant, key_id, key_ref, ciphertext, created_at
+		FROM sealed_secrets WHERE rotation_id = ?`, rotationID).Scan(&ss.RotationID, &ss.Tenant, &ss.KeyID, &ss.KeyRef, &ct, &created)
+	if err != nil {
+		return nil, notFound(err, "sealed secret of rotation %s", rotationID)
+	}
+	if ss.Ciphertext, err = base64.StdEncoding.DecodeString(ct); err != nil {
+		return nil, fmt.Errorf("sealed secret of rotation %s: %w", rotationID, err)
+	}
+	ss.CreatedAt = tm(created)
+	return &ss, nil
+}
