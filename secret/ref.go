@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Ref names where a secret is kept: "env:NAME" (an environment variable) or "file:/path" (a file,
@@ -69,4 +71,17 @@ func validEnvName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// DecodeNode lets the configuration decoder read a Ref, rejecting values that are not references.
+func (r *Ref) DecodeNode(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return errors.New(`expected a reference "env:NAME" or "file:/path"`)
+	}
+	ref, err := ParseRef(n.Value)
+	if err != nil {
+		return err
+	}
+	*r = ref
+	return nil
 }

@@ -87,6 +87,8 @@ func (c *cli) rootCmd() *cobra.Command {
 	pf.StringVar(&c.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 
 	root.AddCommand(
+		c.configCmd(),
+		c.migrateCmd(),
 		c.versionCmd(),
 	)
 	return root

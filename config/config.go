@@ -1,0 +1,338 @@
+// Package config reads rotor's YAML configuration: ${ENV} expansion, defaults, and validation that
+// reports every problem with its field path and line. Secrets are references (env:NAME,
+// file:/path), never values. See docs/configuration.md for every field.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rotorhq/rotor"
+	"github.com/rotorhq/rotor/lifecycle"
+	"github.com/rotorhq/rotor/secret"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Store      Store      `yaml:"store"`
+	Log        Log        `yaml:"log"`
+	Thresholds Thresholds `yaml:"thresholds"`
+	Tenants    []Tenant   `yaml:"tenants"`
+}
+
+// Store selects and configures the database.
+type Store struct {
+	Driver string     `yaml:"driver"` // sqlite (default) or postgres
+	Path   string     `yaml:"path"`   // sqlite: database file
+	DSN    secret.Ref `yaml:"dsn"`    // postgres: connection string, as a secret reference
+}
+
+// Log configures logging; the --log-level and --log-format flags override it.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Thresholds say when credentials count as expiring.
+type Thresholds struct {
+	Warn     Duration `yaml:"warn"`
+	Critical Duration `yaml:"critical"`
+}
+
+// Lifecycle returns the thresholds for the lifecycle package.
+func (t Thresholds) Lifecycle() lifecycle.Thresholds {
+	return lifecycle.Thresholds{Warn: t.Warn.D(), Critical: t.Critical.D()}
+}
+
+// Tenant is one Entra ID directory and how rotor signs in to it.
+type Tenant struct {
+	Name          string     `yaml:"name,required"`
+	TenantID      string     `yaml:"tenant_id,required"`
+	Cloud         string     `yaml:"cloud"`          // public (default), usgovernment, china
+	AuthorityHost string     `yaml:"authority_host"` // overrides the cloud's
+	GraphURL      string     `yaml:"graph_url"`      // overrides the cloud's, including /v1.0
+	CAFile        string     `yaml:"ca_file"`        // extra CA certificates to trust (PEM)
+	Auth          TenantAuth `yaml:"auth,required"`
+	Sync          TenantSync `yaml:"sync"`
+}
+
+// TenantAuth is how rotor authenticates to a tenant, through azidentity.
+type TenantAuth struct {
+	Method string `yaml:"method,required"` // client_secret, client_certificate, managed_identity, workload_identity, azure_cli
+	// ClientID is the app rotor signs in as (client_secret, client_certificate, workload_identity),
+	// or a user-assigned managed identity's client id (managed_identity; empty for system-assigned).
+	ClientID            string     `yaml:"client_id"`
+	ClientSecret        secret.Ref `yaml:"client_secret"`        // client_secret
+	Certificate         secret.Ref `yaml:"certificate"`          // client_certificate: PEM or PKCS#12 with the private key
+	CertificatePassword secret.Ref `yaml:"certificate_password"` // client_certificate, when the key is encrypted
+	TokenFile           string     `yaml:"token_file"`           // workload_identity: federated token file
+}
+
+// TenantSync configures inventory synchronisation.
+type TenantSync struct {
+	Interval Duration `yaml:"interval"`
+}
+
+// Auth methods.
+const (
+	AuthClientSecret      = "client_secret"
+	AuthClientCertificate = "client_certificate"
+	AuthManagedIdentity   = "managed_identity"
+	AuthWorkloadIdentity  = "workload_identity"
+	AuthAzureCLI          = "azure_cli"
+)
+
+// Clouds and their endpoints.
+var clouds = map[string]struct{ authority, graph string }{
+	"public":       {"https://login.microsoftonline.com/", "https://graph.microsoft.com/v1.0"},
+	"usgovernment": {"https://login.microsoftonline.us/", "https://graph.microsoft.us/v1.0"},
+	"china":        {"https://login.chinacloudapi.cn/", "https://microsoftgraph.chinacloudapi.cn/v1.0"},
+}
+
+// Defaults.
+const (
+	DefaultSQLitePath   = "rotor.db"
+	DefaultSyncInterval = 15 * time.Minute
+)
+
+// Options tune Load.
+type Options struct {
+	// LookupEnv reads environment variables for ${NAME} expansion; os.LookupEnv when nil.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load reads, expands, decodes, defaults and validates the configuration file at path. Every
+// problem is reported at once in a *Error.
+func Load(path string, opts Options) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	return Parse(path, b, opts)
+}
+
+// Parse is Load for configuration bytes; name is used in errors.
+func Parse(name string, b []byte, opts Options) (*Config, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			root = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
+		} else {
+			return nil, &Error{File: name, Errs: []rotor.FieldError{{Path: "(file)", Line: yamlErrLine(err), Msg: err.Error()}}}
+		}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{File: name, Errs: []rotor.FieldError{{Path: "(file)", Line: extra.Line, Msg: "several YAML documents: rotor reads one"}}}
+	}
+	d := NewDecoder(opts.LookupEnv)
+	var c Config
+	d.Decode(&root, &c, "")
+	c.applyDefaults()
+	c.validate(d)
+	if errs := d.Errs(); len(errs) > 0 {
+		return nil, &Error{File: name, Errs: errs}
+	}
+	return &c, nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func yamlErrLine(err error) int {
+	var n int
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		fmt.Sscan(m[1], &n)
+	}
+	return n
+}
+
+func (c *Config) applyDefaults() {
+	if c.Store.Driver == "" {
+		c.Store.Driver = "sqlite"
+	}
+	if c.Store.Driver == "sqlite" && c.Store.Path == "" {
+		c.Store.Path = DefaultSQLitePath
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "auto"
+	}
+	if c.Thresholds.Warn == 0 {
+		c.Thresholds.Warn = Duration(lifecycle.DefaultThresholds.Warn)
+	}
+	if c.Thresholds.Critical == 0 {
+		c.Thresholds.Critical = Duration(lifecycle.DefaultThresholds.Critical)
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		if t.Cloud == "" {
+			t.Cloud = "public"
+		}
+		if cl, ok := clouds[t.Cloud]; ok {
+			if t.AuthorityHost == "" {
+				t.AuthorityHost = cl.authority
+			}
+			if t.GraphURL == "" {
+				t.GraphURL = cl.graph
+			}
+		}
+		if t.Sync.Interval == 0 {
+			t.Sync.Interval = Duration(DefaultSyncInterval)
+		}
+	}
+}
+
+var (
+	guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+)
+
+func (c *Config) validate(d *Decoder) {
+	switch c.Store.Driver {
+	case "sqlite":
+		if !c.Store.DSN.IsZero() {
+			d.Errorf("store.dsn", "only for driver postgres (sqlite uses store.path)")
+		}
+	case "postgres":
+		if c.Store.DSN.IsZero() {
+			d.Errorf("store.dsn", "required for driver postgres")
+		}
+	default:
+		d.Errorf("store.driver", "unknown driver %q: use sqlite or postgres", c.Store.Driver)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		d.Errorf("log.level", "unknown level %q: use debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		d.Errorf("log.format", "unknown format %q: use auto, text or json", c.Log.Format)
+	}
+	if c.Thresholds.Critical > c.Thresholds.Warn {
+		d.Errorf("thresholds.critical", "%s is longer than thresholds.warn (%s)", c.Thresholds.Critical, c.Thresholds.Warn)
+	}
+	names := map[string]int{}
+	for i := range c.Tenants {
+		c.Tenants[i].validate(d, fmt.Sprintf("tenants[%d]", i), names, i)
+	}
+}
+
+func (t *Tenant) validate(d *Decoder, p string, names map[string]int, i int) {
+	if t.Name != "" {
+		if !nameRE.MatchString(t.Name) {
+			d.Errorf(p+".name", "%q: use lowercase letters, digits and dashes (at most 63)", t.Name)
+		} else if j, dup := names[t.Name]; dup {
+			d.Errorf(p+".name", "%q is already the name of tenants[%d]", t.Name, j)
+		}
+		names[t.Name] = i
+	}
+	if t.TenantID != "" && !guidRE.MatchString(t.TenantID) {
+		d.Errorf(p+".tenant_id", "%q is not a directory (tenant) id: expected a GUID", t.TenantID)
+	}
+	if _, ok := clouds[t.Cloud]; !ok {
+		d.Errorf(p+".cloud", "unknown cloud %q: use public, usgovernment or china (or set authority_host and graph_url)", t.Cloud)
+	}
+	checkURL(d, p+".authority_host", t.AuthorityHost)
+	checkURL(d, p+".graph_url", t.GraphURL)
+	if t.CAFile != "" {
+		if _, err := os.Stat(t.CAFile); err != nil {
+			d.Errorf(p+".ca_file", "%v", err)
+		}
+	}
+	if t.Sync.Interval.D() < time.Minute {
+		d.Errorf(p+".sync.interval", "%s is too short: at least 1m (Graph throttles)", t.Sync.Interval)
+	}
+	a, ap := t.Auth, p+".auth"
+	need := func(field string, ok bool) {
+		if !ok {
+			d.Errorf(ap+"."+field, "required for method %s", a.Method)
+		}
+	}
+	forbid := func(field string, set bool) {
+		if set {
+			d.Errorf(ap+"."+field, "not used by method %s", a.Method)
+		}
+	}
+	switch a.Method {
+	case "":
+		// reported as a missing required field
+	case AuthClientSecret:
+		need("client_id", a.ClientID != "")
+		need("client_secret", !a.ClientSecret.IsZero())
+		forbid("certificate", !a.Certificate.IsZero())
+		forbid("token_file", a.TokenFile != "")
+	case AuthClientCertificate:
+		need("client_id", a.ClientID != "")
+		need("certificate", !a.Certificate.IsZero())
+		forbid("client_secret", !a.ClientSecret.IsZero())
+		forbid("token_file", a.TokenFile != "")
+	case AuthManagedIdentity:
+		forbid("client_secret", !a.ClientSecret.IsZero())
+		forbid("certificate", !a.Certificate.IsZero())
+		forbid("token_file", a.TokenFile != "")
+	case AuthWorkloadIdentity:
+		need("client_id", a.ClientID != "")
+		need("token_file", a.TokenFile != "")
+		forbid("client_secret", !a.ClientSecret.IsZero())
+		forbid("certificate", !a.Certificate.IsZero())
+	case AuthAzureCLI:
+		forbid("client_id", a.ClientID != "")
+		forbid("client_secret", !a.ClientSecret.IsZero())
+		forbid("certificate", !a.Certificate.IsZero())
+		forbid("token_file", a.TokenFile != "")
+	default:
+		d.Errorf(ap+".method", "unknown method %q: use %s, %s, %s, %s or %s", a.Method,
+			AuthClientSecret, AuthClientCertificate, AuthManagedIdentity, AuthWorkloadIdentity, AuthAzureCLI)
+	}
+	if a.ClientID != "" && !guidRE.MatchString(a.ClientID) {
+		d.Errorf(ap+".client_id", "%q is not a client (application) id: expected a GUID", a.ClientID)
+	}
+	if a.CertificatePassword != "" && a.Method != AuthClientCertificate {
+		d.Errorf(ap+".certificate_password", "not used by method %s", a.Method)
+	}
+}
+
+func checkURL(d *Decoder, path, s string) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		d.Errorf(path, "%q is not an absolute http(s) URL", s)
+		return
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		d.Errorf(path, "%q: use https (plain http is allowed only on loopback)", s)
+	}
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// Tenant returns the tenant called name.
+func (c *Config) Tenant(name string) (*Tenant, bool) {
+	for i := range c.Tenants {
+		if c.Tenants[i].Name == name {
+			return &c.Tenants[i], true
+		}
+	}
+	return nil, false
+}
