@@ -5,6 +5,8 @@ package secret
 import (
 	"bytes"
 	"crypto/subtle"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 )
@@ -66,3 +68,14 @@ func (Value) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`)
 
 // MarshalText implements encoding.TextMarshaler (YAML, XML, map keys).
 func (Value) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
+
+// UnmarshalJSON reads a JSON string into the value, so that a secret returned by an API goes
+// straight from the response into a Value. (MarshalJSON still writes [REDACTED].)
+func (v *Value) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("secret value: expected a JSON string") // never echo the input
+	}
+	v.b = []byte(s)
+	return nil
+}

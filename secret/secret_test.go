@@ -103,3 +103,15 @@ func TestRefResolve(t *testing.T) {
 	_, err = Ref("file:" + filepath.Join(dir, "missing")).Resolve(env)
 	require.ErrorContains(t, err, "no such file")
 }
+
+func TestValueUnmarshalJSON(t *testing.T) {
+	t.Parallel()
+	var got struct {
+		SecretText Value `json:"secretText"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(`{"secretText":"`+clear+`"}`), &got))
+	require.Equal(t, clear, got.SecretText.Reveal())
+	err := json.Unmarshal([]byte(`{"secretText":12345}`), &got)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "12345")
+}
