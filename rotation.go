@@ -62,6 +62,10 @@ type Rotation struct {
 	AppID     string
 	Trigger   RotationTrigger
 	State     RotationState
+	// ResumeState is the phase a failed rotation resumes in when it is retried.
+	ResumeState RotationState
+	// CancelRequested asks the worker holding the rotation to cancel it.
+	CancelRequested bool
 
 	OldKeyID string // the credential being replaced; empty for a binding's first rotation
 	NewKeyID string // the credential this rotation created; empty until Entra returned it
@@ -70,7 +74,9 @@ type Rotation struct {
 	// NeedsAttention is set when a step with on_failure: continue failed. The rotation goes on.
 	NeedsAttention bool
 	// Attempt counts failed attempts; backoff is computed from it, so it survives restarts.
-	Attempt       int
+	Attempt int
+	// NextAttemptAt is when the rotation may run next; zero parks it (attempts exhausted) until
+	// an operator retries or cancels it.
 	NextAttemptAt time.Time
 	LastError     string
 

@@ -178,12 +178,20 @@ type RotationStore interface {
 	RotationGet(ctx context.Context, id string) (*Rotation, error)
 	RotationList(ctx context.Context, p *RotationListParams) ([]*Rotation, error)
 
-	// RotationClaim leases up to Limit runnable rotations (not terminal, NextAttemptAt <= Now, no
-	// live lease) to Worker until Now+LeaseFor, incrementing each one's fencing token. Two
+	// RotationClaim leases up to Limit runnable rotations (not terminal, not parked,
+	// NextAttemptAt <= Now, no live lease) to Worker until Now+LeaseFor, incrementing each one's fencing token. Two
 	// concurrent claims never return the same rotation.
 	RotationClaim(ctx context.Context, p *RotationClaimParams) ([]*Rotation, error)
 	// RotationUpdate writes r if the stored fencing token still equals r.Fence, else ErrLeaseLost.
 	RotationUpdate(ctx context.Context, r *Rotation) error
+	// RotationRenewLease extends the lease of the claim with fencing token fence, else
+	// ErrLeaseLost.
+	RotationRenewLease(ctx context.Context, id string, fence int64, until time.Time) error
+	// RotationRequestCancel sets CancelRequested on a rotation that is not terminal and makes it
+	// runnable now (a parked rotation included), without taking its lease.
+	RotationRequestCancel(ctx context.Context, id string, now time.Time) (*Rotation, error)
+	// RotationRequestRetry makes a failed rotation runnable now with a fresh attempt count.
+	RotationRequestRetry(ctx context.Context, id string, now time.Time) (*Rotation, error)
 
 	RotationStepPut(ctx context.Context, s *RotationStep) error
 	RotationStepList(ctx context.Context, rotationID string) ([]*RotationStep, error)

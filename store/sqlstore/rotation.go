@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rotorhq/rotor"
 )
 
-const rotationCols = `id, binding_id, tenant, owner_kind, owner_id, app_id, trigger_kind, state, old_key_id, new_key_id,
+const rotationCols = `id, binding_id, tenant, owner_kind, owner_id, app_id, trigger_kind, state, resume_state,
+	cancel_requested, old_key_id, new_key_id,
 	new_end_at, needs_attention, attempt, next_attempt_at, last_error, lease_owner, lease_expires_at, fence,
 	grace_until, created_at, updated_at, finished_at, requested_by`
 
@@ -20,7 +22,7 @@ func scanRotation(sc interface{ Scan(...any) error }) (*rotor.Rotation, error) {
 	var r rotor.Rotation
 	var newEnd, next, leaseExp, grace, created, updated, finished int64
 	if err := sc.Scan(&r.ID, &r.BindingID, &r.Tenant, &r.OwnerKind, &r.OwnerID, &r.AppID, &r.Trigger, &r.State,
-		&r.OldKeyID, &r.NewKeyID, &newEnd, &r.NeedsAttention, &r.Attempt, &next, &r.LastError, &r.LeaseOwner,
+		&r.ResumeState, &r.CancelRequested, &r.OldKeyID, &r.NewKeyID, &newEnd, &r.NeedsAttention, &r.Attempt, &next, &r.LastError, &r.LeaseOwner,
 		&leaseExp, &r.Fence, &grace, &created, &updated, &finished, &r.RequestedBy); err != nil {
 		return nil, err
 	}
@@ -32,8 +34,9 @@ func scanRotation(sc interface{ Scan(...any) error }) (*rotor.Rotation, error) {
 // RotationInsert implements rotor.RotationStore.
 func (s *Store) RotationInsert(ctx context.Context, r *rotor.Rotation) error {
 	_, err := s.exec(ctx, `INSERT INTO rotations (`+rotationCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.BindingID, r.Tenant, r.OwnerKind, r.OwnerID, r.AppID, r.Trigger, r.State, r.OldKeyID, r.NewKeyID,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.BindingID, r.Tenant, r.OwnerKind, r.OwnerID, r.AppID, r.Trigger, r.State, r.ResumeState,
+		r.CancelRequested, r.OldKeyID, r.NewKeyID,
 		us(r.NewEndAt), r.NeedsAttention, r.Attempt, us(r.NextAttemptAt), r.LastError, r.LeaseOwner,
 		us(r.LeaseExpiresAt), r.Fence, us(r.GraceUntil), us(r.CreatedAt), us(r.UpdatedAt), us(r.FinishedAt), r.RequestedBy)
 	if err != nil {
@@ -91,7 +94,7 @@ func (s *Store) RotationClaim(ctx context.Context, p *rotor.RotationClaimParams)
 	var claimed []*rotor.Rotation
 	err := s.inTx(ctx, func(tx *Store) error {
 		rows, err := tx.query(ctx, `SELECT id FROM rotations
-			WHERE state NOT IN `+terminalStates+` AND next_attempt_at <= ? AND (lease_owner = '' OR lease_expires_at <= ?)
+			WHERE state NOT IN `+terminalStates+` AND next_attempt_at > 0 AND next_attempt_at <= ? AND (lease_owner = '' OR lease_expires_at <= ?)
 			ORDER BY next_attempt_at, id LIMIT ?`+tx.d.lockRows, now, now, limit)
 		if err != nil {
 			return err
@@ -127,11 +130,12 @@ func (s *Store) RotationClaim(ctx context.Context, p *rotor.RotationClaimParams)
 // RotationUpdate implements rotor.RotationStore. The fence check makes a worker whose lease was
 // taken over unable to write.
 func (s *Store) RotationUpdate(ctx context.Context, r *rotor.Rotation) error {
-	res, err := s.exec(ctx, `UPDATE rotations SET state = ?, old_key_id = ?, new_key_id = ?, new_end_at = ?,
+	res, err := s.exec(ctx, `UPDATE rotations SET state = ?, resume_state = ?, cancel_requested = ?,
+			old_key_id = ?, new_key_id = ?, new_end_at = ?,
 			needs_attention = ?, attempt = ?, next_attempt_at = ?, last_error = ?, lease_owner = ?,
 			lease_expires_at = ?, grace_until = ?, updated_at = ?, finished_at = ?, requested_by = ?
 		WHERE id = ? AND fence = ?`,
-		r.State, r.OldKeyID, r.NewKeyID, us(r.NewEndAt), r.NeedsAttention, r.Attempt, us(r.NextAttemptAt),
+		r.State, r.ResumeState, r.CancelRequested, r.OldKeyID, r.NewKeyID, us(r.NewEndAt), r.NeedsAttention, r.Attempt, us(r.NextAttemptAt),
 		r.LastError, r.LeaseOwner, us(r.LeaseExpiresAt), us(r.GraceUntil), us(r.UpdatedAt), us(r.FinishedAt),
 		r.RequestedBy, r.ID, r.Fence)
 	if err != nil {
@@ -144,6 +148,56 @@ func (s *Store) RotationUpdate(ctx context.Context, r *rotor.Rotation) error {
 		return fmt.Errorf("update rotation %s with fence %d: %w", r.ID, r.Fence, rotor.ErrLeaseLost)
 	}
 	return nil
+}
+
+// RotationRenewLease implements rotor.RotationStore.
+func (s *Store) RotationRenewLease(ctx context.Context, id string, fence int64, until time.Time) error {
+	res, err := s.exec(ctx, `UPDATE rotations SET lease_expires_at = ? WHERE id = ? AND fence = ?`, us(until), id, fence)
+	if err != nil {
+		return fmt.Errorf("renew lease of rotation %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.RotationGet(ctx, id); err != nil {
+			return fmt.Errorf("renew lease: %w", err)
+		}
+		return fmt.Errorf("renew lease of rotation %s with fence %d: %w", id, fence, rotor.ErrLeaseLost)
+	}
+	return nil
+}
+
+// RotationRequestCancel implements rotor.RotationStore.
+func (s *Store) RotationRequestCancel(ctx context.Context, id string, now time.Time) (*rotor.Rotation, error) {
+	return s.rotationRequest(ctx, id, `cancel_requested = TRUE, next_attempt_at = ?, updated_at = ?`,
+		`state NOT IN `+terminalStates, "cancel", us(now), us(now))
+}
+
+// RotationRequestRetry implements rotor.RotationStore.
+func (s *Store) RotationRequestRetry(ctx context.Context, id string, now time.Time) (*rotor.Rotation, error) {
+	return s.rotationRequest(ctx, id, `attempt = 0, next_attempt_at = ?, updated_at = ?`,
+		`state = 'failed'`, "retry", us(now), us(now))
+}
+
+func (s *Store) rotationRequest(ctx context.Context, id, set, when, what string, args ...any) (*rotor.Rotation, error) {
+	var out *rotor.Rotation
+	err := s.inTx(ctx, func(tx *Store) error {
+		r, err := tx.RotationGet(ctx, id)
+		if err != nil {
+			return err
+		}
+		res, err := tx.exec(ctx, `UPDATE rotations SET `+set+` WHERE id = ? AND `+when, append(args, id)...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("rotation %s is %s: %w", id, r.State, rotor.ErrConflict)
+		}
+		out, err = tx.RotationGet(ctx, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s rotation: %w", what, err)
+	}
+	return out, nil
 }
 
 const stepCols = `rotation_id, name, ordinal, type, on_failure, state, attempt, message, started_at, finished_at`

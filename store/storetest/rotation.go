@@ -270,3 +270,64 @@ func testSealedSecret(t *testing.T, s rotor.Store) {
 	again.Ciphertext = []byte{9}
 	require.ErrorIs(t, s.SealedSecretPut(ctx(t), &again), rotor.ErrConflict, "a stored value is never replaced")
 }
+
+func testRotationParkRenewCancelRetry(t *testing.T, s rotor.Store) {
+	mustTenant(t, s, "contoso")
+	r := newRotation(mustBinding(t, s, "contoso"))
+	r.ResumeState = rotor.RotationVerifying
+	require.NoError(t, s.RotationInsert(ctx(t), r))
+	got, err := s.RotationGet(ctx(t), r.ID)
+	require.NoError(t, err)
+	require.Equal(t, rotor.RotationVerifying, got.ResumeState)
+
+	claimed, err := s.RotationClaim(ctx(t), &rotor.RotationClaimParams{Worker: "a", Now: now, LeaseFor: time.Minute, Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	mine := claimed[0]
+
+	// Renewing keeps the claim alive; a stale fence cannot renew.
+	require.NoError(t, s.RotationRenewLease(ctx(t), mine.ID, mine.Fence, now.Add(10*time.Minute)))
+	none, err := s.RotationClaim(ctx(t), &rotor.RotationClaimParams{Worker: "b", Now: now.Add(5 * time.Minute), LeaseFor: time.Minute, Limit: 1})
+	require.NoError(t, err)
+	require.Empty(t, none, "the renewed lease still holds")
+	require.ErrorIs(t, s.RotationRenewLease(ctx(t), mine.ID, mine.Fence+1, now), rotor.ErrLeaseLost)
+	require.ErrorIs(t, s.RotationRenewLease(ctx(t), newID(), 1, now), rotor.ErrNotFound)
+
+	// Attempts exhausted: parked (no next attempt), never claimed.
+	mine.State, mine.LastError, mine.Attempt = rotor.RotationFailed, "verification timed out", 10
+	mine.NextAttemptAt, mine.LeaseOwner, mine.LeaseExpiresAt = time.Time{}, "", time.Time{}
+	require.NoError(t, s.RotationUpdate(ctx(t), mine))
+	none, err = s.RotationClaim(ctx(t), &rotor.RotationClaimParams{Worker: "b", Now: now.Add(24 * time.Hour), LeaseFor: time.Minute, Limit: 5})
+	require.NoError(t, err)
+	require.Empty(t, none, "a parked rotation is not claimed")
+
+	// An operator retries: runnable now with a fresh attempt count.
+	retried, err := s.RotationRequestRetry(ctx(t), mine.ID, now.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 0, retried.Attempt)
+	require.Equal(t, now.Add(time.Hour), retried.NextAttemptAt)
+	again, err := s.RotationClaim(ctx(t), &rotor.RotationClaimParams{Worker: "b", Now: now.Add(time.Hour), LeaseFor: time.Minute, Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+
+	// Retry applies to failed rotations only.
+	other := newRotation(mustBinding(t, s, "contoso"))
+	require.NoError(t, s.RotationInsert(ctx(t), other))
+	_, err = s.RotationRequestRetry(ctx(t), other.ID, now)
+	require.ErrorIs(t, err, rotor.ErrConflict)
+
+	// Cancel: flagged and runnable now, even when parked; refused once terminal.
+	cancelled, err := s.RotationRequestCancel(ctx(t), other.ID, now.Add(2*time.Hour))
+	require.NoError(t, err)
+	require.True(t, cancelled.CancelRequested)
+	require.Equal(t, now.Add(2*time.Hour), cancelled.NextAttemptAt)
+	claimedOther, err := s.RotationClaim(ctx(t), &rotor.RotationClaimParams{Worker: "c", Now: now.Add(2 * time.Hour), LeaseFor: time.Minute, Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, claimedOther, 1)
+	claimedOther[0].State = rotor.RotationCancelled
+	require.NoError(t, s.RotationUpdate(ctx(t), claimedOther[0]))
+	_, err = s.RotationRequestCancel(ctx(t), other.ID, now)
+	require.ErrorIs(t, err, rotor.ErrConflict)
+	_, err = s.RotationRequestCancel(ctx(t), newID(), now)
+	require.ErrorIs(t, err, rotor.ErrNotFound)
+}

@@ -102,6 +102,8 @@ CREATE TABLE rotations (
     app_id           TEXT NOT NULL,
     trigger_kind     TEXT NOT NULL,
     state            TEXT NOT NULL,
+    resume_state     TEXT NOT NULL DEFAULT '',
+    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
     old_key_id       TEXT NOT NULL DEFAULT '',
     new_key_id       TEXT NOT NULL DEFAULT '',
     new_end_at       BIGINT NOT NULL DEFAULT 0,
@@ -120,6 +122,7 @@ CREATE TABLE rotations (
 );
 -- At most one rotation per binding in flight, enforced by the database across all replicas.
 CREATE UNIQUE INDEX rotations_one_in_flight ON rotations (binding_id) WHERE state NOT IN ('completed', 'cancelled');
+-- next_attempt_at = 0: parked (attempts exhausted), waiting for an operator's retry or cancel.
 CREATE INDEX rotations_runnable ON rotations (next_attempt_at) WHERE state NOT IN ('completed', 'cancelled');
 CREATE INDEX rotations_binding ON rotations (binding_id, created_at);
 CREATE INDEX rotations_tenant ON rotations (tenant, created_at);
