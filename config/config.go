@@ -27,6 +27,9 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	Thresholds Thresholds `yaml:"thresholds"`
 	Tenants    []Tenant   `yaml:"tenants"`
+	Encryption Encryption `yaml:"encryption"`
+	Rotation   Rotation   `yaml:"rotation"`
+	Policies   []Policy   `yaml:"policies"`
 }
 
 // Store selects and configures the database.
@@ -108,6 +111,8 @@ const (
 type Options struct {
 	// LookupEnv reads environment variables for ${NAME} expansion; os.LookupEnv when nil.
 	LookupEnv func(string) (string, bool)
+	// Steps validates each deployment step's own settings; nil checks only the common fields.
+	Steps StepChecker
 }
 
 // Load reads, expands, decodes, defaults and validates the configuration file at path. Every
@@ -142,7 +147,7 @@ func Parse(name string, b []byte, opts Options) (*Config, error) {
 	var c Config
 	d.Decode(&root, &c, "")
 	c.applyDefaults()
-	c.validate(d)
+	c.validate(d, opts.Steps)
 	if errs := d.Errs(); len(errs) > 0 {
 		return nil, &Error{File: name, Errs: errs}
 	}
@@ -195,6 +200,10 @@ func (c *Config) applyDefaults() {
 			t.Sync.Interval = Duration(DefaultSyncInterval)
 		}
 	}
+	c.Rotation.applyDefaults()
+	for i := range c.Policies {
+		c.Policies[i].applyDefaults()
+	}
 }
 
 var (
@@ -202,7 +211,7 @@ var (
 	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 )
 
-func (c *Config) validate(d *Decoder) {
+func (c *Config) validate(d *Decoder, steps StepChecker) {
 	switch c.Store.Driver {
 	case "sqlite":
 		if !c.Store.DSN.IsZero() {
@@ -229,9 +238,53 @@ func (c *Config) validate(d *Decoder) {
 		d.Errorf("thresholds.critical", "%s is longer than thresholds.warn (%s)", c.Thresholds.Critical, c.Thresholds.Warn)
 	}
 	names := map[string]int{}
+	tenants := map[string]bool{}
 	for i := range c.Tenants {
 		c.Tenants[i].validate(d, fmt.Sprintf("tenants[%d]", i), names, i)
+		tenants[c.Tenants[i].Name] = true
 	}
+	if len(c.Policies) > 0 && c.Encryption.Key.IsZero() {
+		d.Errorf("encryption.key", "required when policies rotate credentials: rotor seals new secrets with it (rotor keys generate)")
+	}
+	r := c.Rotation
+	if r.Workers < 1 || r.Workers > 256 {
+		d.Errorf("rotation.workers", "%d: use 1 to 256", r.Workers)
+	}
+	if r.PlanInterval.D() < time.Minute {
+		d.Errorf("rotation.plan_interval", "%s is too short: at least 1m", r.PlanInterval)
+	}
+	if r.Lease.D() < 10*time.Second {
+		d.Errorf("rotation.lease", "%s is too short: at least 10s", r.Lease)
+	}
+	if r.MaxAttempts < 1 {
+		d.Errorf("rotation.max_attempts", "%d: at least 1", r.MaxAttempts)
+	}
+	if r.BackoffBase > r.BackoffMax {
+		d.Errorf("rotation.backoff_base", "%s is longer than rotation.backoff_max (%s)", r.BackoffBase, r.BackoffMax)
+	}
+	if r.WriteQuotaShare <= 0 || r.WriteQuotaShare > 1 {
+		d.Errorf("rotation.write_quota_share", "%v: use a share above 0 and at most 1", r.WriteQuotaShare)
+	}
+	pnames := map[string]int{}
+	for i := range c.Policies {
+		p := &c.Policies[i]
+		at := fmt.Sprintf("policies[%d]", i)
+		if j, dup := pnames[p.Name]; dup && p.Name != "" {
+			d.Errorf(at+".name", "%q is already the name of policies[%d]", p.Name, j)
+		}
+		pnames[p.Name] = i
+		p.validate(d, at, tenants, steps)
+	}
+}
+
+// Policy returns the policy called name.
+func (c *Config) Policy(name string) (*Policy, bool) {
+	for i := range c.Policies {
+		if c.Policies[i].Name == name {
+			return &c.Policies[i], true
+		}
+	}
+	return nil, false
 }
 
 func (t *Tenant) validate(d *Decoder, p string, names map[string]int, i int) {
