@@ -75,10 +75,10 @@ func TestInWindow(t *testing.T) {
 		next time.Time
 	}{
 		{mon.Add(0*time.Hour + 59*time.Minute), false, mon.Add(1 * time.Hour)}, // 01:59 local
-		{mon.Add(1 * time.Hour), true, time.Time{}},                          // 02:00 local, opening
-		{mon.Add(4*time.Hour + 59*time.Minute), true, time.Time{}},           // 05:59 local
-		{mon.Add(5 * time.Hour), false, mon.Add(25 * time.Hour)},             // 06:00 local: closed, end exclusive
-		{now, false, mon.Add(1 * time.Hour)},                                 // Saturday
+		{mon.Add(1 * time.Hour), true, time.Time{}},                            // 02:00 local, opening
+		{mon.Add(4*time.Hour + 59*time.Minute), true, time.Time{}},             // 05:59 local
+		{mon.Add(5 * time.Hour), false, mon.Add(25 * time.Hour)},               // 06:00 local: closed, end exclusive
+		{now, false, mon.Add(1 * time.Hour)},                                   // Saturday
 	}
 	for _, tt := range tests {
 		open, next, err := InWindow(ws, tt.at)
