@@ -237,6 +237,9 @@ func unit(seed uint64, rule, route string, n, salt uint64) float64 {
 // Handler wraps next with fault injection for one service. service names the mount (e.g.
 // "graph", "login", "keyvault:vault1"); it is part of the route, so that identical paths on two
 // services count separately. write produces the service's 429, 500 and 503 answers.
+//
+// A route is service, method and URL path (without the query); each rule keeps one request
+// counter per route it has matched, for as long as the rule is installed.
 func (in *Injector) Handler(service string, write ErrorWriter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d := in.decide(service, r.Method, r.URL.Path)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/rotorhq/rotor/sim/fault"
 	"github.com/rotorhq/rotor/sim/keyvault"
+	"github.com/rotorhq/rotor/sim/tlsca"
 )
 
 var versionIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -298,4 +300,32 @@ func TestAzsecretsBehindFaultInjection(t *testing.T) {
 	stats := inj.Stats()
 	require.Equal(t, uint64(1), stats[0].Throttled)
 	require.Equal(t, uint64(1), stats[1].Lost)
+}
+
+// TestAzsecretsOverSimulatorCA serves the vault with a certificate from sim/tlsca, as the
+// assembled simulator does, and lets azsecrets trust the CA instead of a test server certificate.
+func TestAzsecretsOverSimulatorCA(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ca, err := tlsca.New(tlsca.Options{})
+	require.NoError(t, err)
+	cfg, err := ca.ServerTLSConfig()
+	require.NoError(t, err)
+	srv := httptest.NewUnstartedServer(b.vault)
+	srv.TLS = cfg
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	cred := &credential{b: b, p: b.principal(t, keyvault.RoleSecretsOfficer)}
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		vaultURL := strings.Replace(srv.URL, "127.0.0.1", host, 1)
+		client, err := azsecrets.NewClient(vaultURL, cred, &azsecrets.ClientOptions{
+			ClientOptions:                        azcore.ClientOptions{Transport: ca.HTTPClient()},
+			DisableChallengeResourceVerification: true,
+		})
+		require.NoError(t, err)
+		set, err := client.SetSecret(context.Background(), "over-tls", azsecrets.SetSecretParameters{Value: to(host)}, nil)
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(string(*set.ID), vaultURL+"/secrets/over-tls/"), "ids name the vault URL the client used")
+	}
 }
