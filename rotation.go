@@ -115,6 +115,7 @@ type RotationStep struct {
 	State      StepState
 	Attempt    int
 	Message    string // outcome or error, never a secret value
+	Undo       []byte // sealed state a target needs to roll the step back; empty when none
 	StartedAt  time.Time
 	FinishedAt time.Time
 }

@@ -147,6 +147,7 @@ func Parse(name string, b []byte, opts Options) (*Config, error) {
 	var c Config
 	d.Decode(&root, &c, "")
 	c.applyDefaults()
+	c.expandSteps(d)
 	c.validate(d, opts.Steps)
 	if errs := d.Errs(); len(errs) > 0 {
 		return nil, &Error{File: name, Errs: errs}
@@ -274,6 +275,25 @@ func (c *Config) validate(d *Decoder, steps StepChecker) {
 		}
 		pnames[p.Name] = i
 		p.validate(d, at, tenants, steps)
+	}
+}
+
+// expandSteps expands ${...} in the steps' own settings now, while the environment is at hand:
+// the settings are kept as data (rotor.StepSpec) and decoded later without expansion.
+func (c *Config) expandSteps(d *Decoder) {
+	for i := range c.Policies {
+		for j := range c.Policies[i].Steps {
+			st := &c.Policies[i].Steps[j]
+			if st.Params == nil {
+				continue
+			}
+			n, err := d.ExpandNode(st.Params)
+			if err != nil {
+				d.Errorf(fmt.Sprintf("policies[%d].steps[%d]", i, j), "%v", err)
+				continue
+			}
+			st.Params = n
+		}
 	}
 }
 

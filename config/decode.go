@@ -50,8 +50,11 @@ type NodeDecoder interface {
 // ${NAME:-default} in scalar values are replaced from the environment; $$ is a literal $.
 type Decoder struct {
 	LookupEnv func(string) (string, bool)
-	errs      []rotor.FieldError
-	lines     map[string]int
+	// NoExpand leaves ${...} alone: settings that come from the API are data, and must not read
+	// the server's environment.
+	NoExpand bool
+	errs     []rotor.FieldError
+	lines    map[string]int
 }
 
 // NewDecoder returns a decoder reading the environment through lookupEnv.
@@ -280,7 +283,9 @@ func (d *Decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-// expandNode returns n with ${...} expanded in scalars (a copy; n is not modified).
+// ExpandNode returns n with ${...} expanded in scalars (a copy; n is not modified).
+func (d *Decoder) ExpandNode(n *yaml.Node) (*yaml.Node, error) { return d.expandNode(n) }
+
 func (d *Decoder) expandNode(n *yaml.Node) (*yaml.Node, error) {
 	cp := *n
 	if n.Kind == yaml.ScalarNode {
@@ -306,7 +311,7 @@ var errUnclosed = errors.New("unclosed ${ in value (write $$ for a literal $)")
 
 // expand replaces ${NAME} and ${NAME:-default}; $$ is a literal $.
 func (d *Decoder) expand(s string) (string, error) {
-	if !strings.Contains(s, "$") {
+	if d.NoExpand || !strings.Contains(s, "$") {
 		return s, nil
 	}
 	var b strings.Builder

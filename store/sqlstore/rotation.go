@@ -200,26 +200,39 @@ func (s *Store) rotationRequest(ctx context.Context, id, set, when, what string,
 	return out, nil
 }
 
-const stepCols = `rotation_id, name, ordinal, type, on_failure, state, attempt, message, started_at, finished_at`
+const stepCols = `rotation_id, name, ordinal, type, on_failure, state, attempt, message, undo, started_at, finished_at`
 
 func scanStep(sc interface{ Scan(...any) error }) (*rotor.RotationStep, error) {
 	var st rotor.RotationStep
 	var started, finished int64
+	var undo string
 	if err := sc.Scan(&st.RotationID, &st.Name, &st.Ordinal, &st.Type, &st.OnFailure, &st.State, &st.Attempt,
-		&st.Message, &started, &finished); err != nil {
+		&st.Message, &undo, &started, &finished); err != nil {
 		return nil, err
 	}
 	st.StartedAt, st.FinishedAt = tm(started), tm(finished)
+	if undo != "" {
+		b, err := base64.StdEncoding.DecodeString(undo)
+		if err != nil {
+			return nil, fmt.Errorf("step %s undo: %w", st.Name, err)
+		}
+		st.Undo = b
+	}
 	return &st, nil
 }
 
 // RotationStepPut implements rotor.RotationStore: it creates or replaces the step by name.
 func (s *Store) RotationStepPut(ctx context.Context, st *rotor.RotationStep) error {
-	_, err := s.exec(ctx, `INSERT INTO rotation_steps (`+stepCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	undo := ""
+	if len(st.Undo) > 0 {
+		undo = base64.StdEncoding.EncodeToString(st.Undo)
+	}
+	_, err := s.exec(ctx, `INSERT INTO rotation_steps (`+stepCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (rotation_id, name) DO UPDATE SET ordinal = excluded.ordinal, type = excluded.type,
 			on_failure = excluded.on_failure, state = excluded.state, attempt = excluded.attempt,
-			message = excluded.message, started_at = excluded.started_at, finished_at = excluded.finished_at`,
-		st.RotationID, st.Name, st.Ordinal, st.Type, st.OnFailure, st.State, st.Attempt, st.Message,
+			message = excluded.message, undo = excluded.undo, started_at = excluded.started_at,
+			finished_at = excluded.finished_at`,
+		st.RotationID, st.Name, st.Ordinal, st.Type, st.OnFailure, st.State, st.Attempt, st.Message, undo,
 		us(st.StartedAt), us(st.FinishedAt))
 	if err != nil {
 		return fmt.Errorf("store step %s of rotation %s: %w", st.Name, st.RotationID, err)

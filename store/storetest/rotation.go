@@ -246,6 +246,7 @@ func testRotationSteps(t *testing.T, s rotor.Store) {
 		require.NoError(t, s.RotationStepPut(ctx(t), st))
 	}
 	create.State, create.FinishedAt, create.Message = rotor.StepSucceeded, now.Add(time.Second), "created key 1234"
+	create.Undo = []byte{1, 2, 3, 255}
 	require.NoError(t, s.RotationStepPut(ctx(t), create))
 	steps, err := s.RotationStepList(ctx(t), r.ID)
 	require.NoError(t, err)

@@ -136,6 +136,7 @@ CREATE TABLE rotation_steps (
     state       TEXT NOT NULL,
     attempt     BIGINT NOT NULL DEFAULT 0,
     message     TEXT NOT NULL DEFAULT '',
+    undo        TEXT NOT NULL DEFAULT '', -- sealed (base64) state to roll the step back
     started_at  BIGINT NOT NULL DEFAULT 0,
     finished_at BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (rotation_id, name)
