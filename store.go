@@ -71,6 +71,9 @@ type InventoryStore interface {
 	CredentialSyncOwners(ctx context.Context, p *CredentialSyncOwnersParams) (*CredentialDiff, error)
 	CredentialGet(ctx context.Context, tenant, keyID string) (*Credential, error)
 	CredentialList(ctx context.Context, p *CredentialListParams) ([]*Credential, error)
+	// CredentialPut records one credential rotor created, leaving the owner's others alone; it
+	// sets FirstSeenAt and LastSeenAt to now for a new one.
+	CredentialPut(ctx context.Context, c *Credential, now time.Time) error
 	// CredentialMarkRemoved records that rotor removed a credential (cleanup).
 	CredentialMarkRemoved(ctx context.Context, p *CredentialMarkRemovedParams) error
 }

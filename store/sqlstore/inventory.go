@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rotorhq/rotor"
 )
@@ -361,6 +362,21 @@ func (s *Store) CredentialList(ctx context.Context, p *rotor.CredentialListParam
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}
 	return creds, nil
+}
+
+// CredentialPut implements rotor.InventoryStore.
+func (s *Store) CredentialPut(ctx context.Context, c *rotor.Credential, now time.Time) error {
+	n := us(now)
+	_, err := s.exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')
+		ON CONFLICT (tenant, key_id) DO UPDATE SET display_name = excluded.display_name, hint = excluded.hint,
+			start_at = excluded.start_at, end_at = excluded.end_at, last_seen_at = excluded.last_seen_at`,
+		c.Tenant, c.KeyID, c.Kind, c.OwnerKind, c.OwnerID, c.AppID, c.DisplayName, c.Hint, us(c.StartAt), us(c.EndAt),
+		c.Thumbprint, c.Usage, c.KeyType, c.Subject, c.Issuer, n, n)
+	if err != nil {
+		return fmt.Errorf("store credential %s/%s: %w", c.Tenant, c.KeyID, err)
+	}
+	return nil
 }
 
 // CredentialMarkRemoved implements rotor.InventoryStore.

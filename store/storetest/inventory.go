@@ -326,6 +326,33 @@ func testCredentialList(t *testing.T, s rotor.Store) {
 	require.ErrorIs(t, err, rotor.ErrNotFound, "credentials are per tenant")
 }
 
+func testCredentialPut(t *testing.T, s rotor.Store) {
+	mustTenant(t, s, "contoso")
+	owner := newID()
+	other := secretCred(newID(), now.Add(day))
+	_, err := s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: now,
+		Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: owner, AppID: "x", Credentials: []*rotor.Credential{other}}}})
+	require.NoError(t, err)
+	c := secretCred(newID(), now.Add(180*day))
+	c.Tenant, c.OwnerKind, c.OwnerID, c.AppID, c.DisplayName = "contoso", rotor.OwnerApplication, owner, "x", "rotor:r1"
+	later := now.Add(time.Minute)
+	require.NoError(t, s.CredentialPut(ctx(t), c, later))
+	got, err := s.CredentialGet(ctx(t), "contoso", c.KeyID)
+	require.NoError(t, err)
+	require.Equal(t, "rotor:r1", got.DisplayName)
+	require.Equal(t, later, got.FirstSeenAt)
+	list, err := s.CredentialList(ctx(t), &rotor.CredentialListParams{OwnerID: owner})
+	require.NoError(t, err)
+	require.Len(t, list, 2, "the owner's other credentials stay")
+
+	// A sync that sees it later reports nothing new.
+	diff, err := s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: later.Add(time.Hour),
+		Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: owner, AppID: "x", Credentials: []*rotor.Credential{other, c}}}})
+	require.NoError(t, err)
+	require.Empty(t, diff.Added)
+	require.Empty(t, diff.Removed)
+}
+
 func testCredentialMarkRemoved(t *testing.T, s rotor.Store) {
 	mustTenant(t, s, "contoso")
 	owner := newID()
