@@ -333,8 +333,9 @@ func (k *kubeCluster) writeKubeconfig() error {
 }
 
 func (k *kubeCluster) stop() {
+	// The data is thrown away: a graceful API server shutdown (about a second) buys nothing.
 	if k.apiProc != nil {
-		k.apiProc.stop(syscall.SIGTERM, 5*time.Second)
+		k.apiProc.stop(syscall.SIGKILL, 5*time.Second)
 	}
 	if k.etcd != nil {
 		k.etcd.stop(syscall.SIGTERM, 5*time.Second)
