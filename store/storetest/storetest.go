@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 		"CredentialSyncOwners":         testCredentialSyncOwners,
 		"CredentialList":               testCredentialList,
 		"CredentialMarkRemoved":        testCredentialMarkRemoved,
+		"CredentialPut":                testCredentialPut,
 		"Binding":                      testBinding,
 		"BindingOptimistic":            testBindingOptimistic,
 		"RotationOneInFlight":          testRotationOneInFlight,
