@@ -89,6 +89,41 @@ func testAppUpsertAndFind(t *testing.T, s rotor.Store) {
 	require.Empty(t, got.Tags)
 }
 
+func testInventoryObjectIDs(t *testing.T, s rotor.Store) {
+	mustTenant(t, s, "contoso")
+	mustTenant(t, s, "adatum")
+	a1 := &rotor.App{Tenant: "contoso", ID: newID(), AppID: newID(), DisplayName: "one", SyncedAt: now}
+	a2 := &rotor.App{Tenant: "contoso", ID: newID(), AppID: newID(), DisplayName: "two", SyncedAt: now}
+	a3 := &rotor.App{Tenant: "adatum", ID: newID(), AppID: newID(), DisplayName: "three", SyncedAt: now}
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{a1, a2}))
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{a3}))
+	sp := &rotor.ServicePrincipal{Tenant: "contoso", ID: newID(), AppID: a1.AppID, DisplayName: "one", SyncedAt: now}
+	require.NoError(t, s.ServicePrincipalUpsertBatch(ctx(t), []*rotor.ServicePrincipal{sp}))
+	_, err := s.AppMarkDeleted(ctx(t), &rotor.ObjectMarkDeletedParams{Tenant: "contoso", IDs: []string{a2.ID}, At: now})
+	require.NoError(t, err)
+
+	ids, err := s.InventoryObjectIDs(ctx(t), "contoso", rotor.OwnerApplication)
+	require.NoError(t, err)
+	require.Equal(t, []string{a1.ID}, ids, "live applications of the tenant only")
+	ids, err = s.InventoryObjectIDs(ctx(t), "contoso", rotor.OwnerServicePrincipal)
+	require.NoError(t, err)
+	require.Equal(t, []string{sp.ID}, ids)
+
+	// Upserting what is already stored writes nothing.
+	same := *a1
+	same.SyncedAt = now.Add(time.Hour)
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{&same}))
+	got, err := s.AppGet(ctx(t), "contoso", a1.ID)
+	require.NoError(t, err)
+	require.Equal(t, now, got.SyncedAt)
+	same.DisplayName = "one renamed"
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{&same}))
+	got, err = s.AppGet(ctx(t), "contoso", a1.ID)
+	require.NoError(t, err)
+	require.Equal(t, now.Add(time.Hour), got.SyncedAt)
+	require.Equal(t, "one renamed", got.DisplayName)
+}
+
 func testAppListPaging(t *testing.T, s rotor.Store) {
 	mustTenant(t, s, "contoso")
 	var apps []*rotor.App
@@ -222,7 +257,29 @@ func testCredentialSyncOwners(t *testing.T, s rotor.Store) {
 	got, err = s.CredentialGet(ctx(t), "contoso", a1.KeyID)
 	require.NoError(t, err)
 	require.Equal(t, now, got.FirstSeenAt)
-	require.Equal(t, later, got.LastSeenAt)
+	require.Equal(t, now, got.UpdatedAt, "an unchanged credential is not written")
+
+	// A changed credential is updated.
+	a1.EndAt, a1.DisplayName = a1.EndAt.Add(day), "renamed"
+	diff, err = s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: later,
+		Owners: owners([]*rotor.Credential{a1, a2, cert}, []*rotor.Credential{b1})})
+	require.NoError(t, err)
+	require.Empty(t, diff.Added)
+	got, err = s.CredentialGet(ctx(t), "contoso", a1.KeyID)
+	require.NoError(t, err)
+	require.Equal(t, later, got.UpdatedAt)
+	require.Equal(t, "renamed", got.DisplayName)
+	require.Equal(t, a1.EndAt, got.EndAt)
+
+	// A set complete only for secrets leaves the certificate alone.
+	diff, err = s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: later,
+		Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: appA, AppID: "client-a",
+			Credentials: []*rotor.Credential{a1, a2}, Kinds: []rotor.CredentialKind{rotor.KindSecret}}}})
+	require.NoError(t, err)
+	require.Empty(t, diff.Removed)
+	got, err = s.CredentialGet(ctx(t), "contoso", cert.KeyID)
+	require.NoError(t, err)
+	require.False(t, got.Removed())
 
 	// a2 removed and a3 added on A; B untouched.
 	a3 := secretCred(newID(), now.Add(90*day))

@@ -47,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 		"SyncCursor":                   testSyncCursor,
 		"AppUpsertAndFind":             testAppUpsertAndFind,
 		"AppListPaging":                testAppListPaging,
+		"InventoryObjectIDs":           testInventoryObjectIDs,
 		"AppMarkDeleted":               testAppMarkDeleted,
 		"ServicePrincipal":             testServicePrincipal,
 		"CredentialSyncOwners":         testCredentialSyncOwners,
