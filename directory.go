@@ -95,6 +95,9 @@ type Credential struct {
 	UpdatedAt   time.Time // when rotor last recorded a change to it
 	RemovedAt   time.Time // when rotor saw it gone from Entra; zero while present
 	RemovedBy   string    // "rotor" when a rotor cleanup removed it, empty otherwise
+
+	// OwnerName is the owner's display name, filled by the store on reads.
+	OwnerName string
 }
 
 // Removed reports whether the credential no longer exists in Entra.

@@ -135,6 +135,7 @@ type CredentialDiff struct {
 // CredentialListParams filters credentials. Zero fields do not filter.
 type CredentialListParams struct {
 	Tenant         string
+	OwnerKind      OwnerKind
 	OwnerID        string
 	AppID          string
 	Kind           CredentialKind

@@ -313,6 +313,25 @@ func (s *Store) ServicePrincipalGet(ctx context.Context, tenant, id string) (*ro
 const credentialCols = `tenant, key_id, kind, owner_kind, owner_id, app_id, display_name, hint, start_at, end_at,
 	thumbprint, usage, key_type, subject, issuer, first_seen_at, updated_at, removed_at, removed_by`
 
+// credentialView selects a credential with its owner's display name.
+const credentialView = `SELECT c.tenant, c.key_id, c.kind, c.owner_kind, c.owner_id, c.app_id, c.display_name, c.hint,
+	c.start_at, c.end_at, c.thumbprint, c.usage, c.key_type, c.subject, c.issuer, c.first_seen_at, c.updated_at,
+	c.removed_at, c.removed_by, COALESCE(a.display_name, sp.display_name, '')
+	FROM credentials c
+	LEFT JOIN applications a ON c.owner_kind = 'application' AND a.tenant = c.tenant AND a.id = c.owner_id
+	LEFT JOIN service_principals sp ON c.owner_kind = 'servicePrincipal' AND sp.tenant = c.tenant AND sp.id = c.owner_id`
+
+func scanCredentialView(sc interface{ Scan(...any) error }) (*rotor.Credential, error) {
+	var c rotor.Credential
+	var start, end, first, updated, removed int64
+	if err := sc.Scan(&c.Tenant, &c.KeyID, &c.Kind, &c.OwnerKind, &c.OwnerID, &c.AppID, &c.DisplayName, &c.Hint,
+		&start, &end, &c.Thumbprint, &c.Usage, &c.KeyType, &c.Subject, &c.Issuer, &first, &updated, &removed, &c.RemovedBy, &c.OwnerName); err != nil {
+		return nil, err
+	}
+	c.StartAt, c.EndAt, c.FirstSeenAt, c.UpdatedAt, c.RemovedAt = tm(start), tm(end), tm(first), tm(updated), tm(removed)
+	return &c, nil
+}
+
 func scanCredential(sc interface{ Scan(...any) error }) (*rotor.Credential, error) {
 	var c rotor.Credential
 	var start, end, first, updated, removed int64
@@ -432,7 +451,7 @@ func (s *Store) storedCredentials(ctx context.Context, tenant string, owners []r
 
 // CredentialGet implements rotor.InventoryStore.
 func (s *Store) CredentialGet(ctx context.Context, tenant, keyID string) (*rotor.Credential, error) {
-	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE tenant = ? AND key_id = ?`, tenant, keyID))
+	c, err := scanCredentialView(s.queryRow(ctx, credentialView+` WHERE c.tenant = ? AND c.key_id = ?`, tenant, keyID))
 	if err != nil {
 		return nil, notFound(err, "credential %s/%s", tenant, keyID)
 	}
@@ -445,36 +464,39 @@ func (s *Store) CredentialList(ctx context.Context, p *rotor.CredentialListParam
 	var args []any
 	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
 	if p.Tenant != "" {
-		add(`tenant = ?`, p.Tenant)
+		add(`c.tenant = ?`, p.Tenant)
 	}
 	if p.OwnerID != "" {
-		add(`owner_id = ?`, p.OwnerID)
+		add(`c.owner_id = ?`, p.OwnerID)
+	}
+	if p.OwnerKind != "" {
+		add(`c.owner_kind = ?`, p.OwnerKind)
 	}
 	if p.AppID != "" {
-		add(`app_id = ?`, p.AppID)
+		add(`c.app_id = ?`, p.AppID)
 	}
 	if p.Kind != "" {
-		add(`kind = ?`, p.Kind)
+		add(`c.kind = ?`, p.Kind)
 	}
 	if !p.EndBefore.IsZero() {
-		add(`end_at < ?`, us(p.EndBefore))
+		add(`c.end_at < ?`, us(p.EndBefore))
 	}
 	if !p.EndAfter.IsZero() {
-		add(`end_at >= ?`, us(p.EndAfter))
+		add(`c.end_at >= ?`, us(p.EndAfter))
 	}
 	if !p.IncludeRemoved {
-		add(`removed_at = 0`)
+		add(`c.removed_at = 0`)
 	}
-	if c := p.After; c != nil {
-		e := us(c.EndAt)
-		add(`(end_at > ? OR (end_at = ? AND (tenant > ? OR (tenant = ? AND key_id > ?))))`, e, e, c.Tenant, c.Tenant, c.KeyID)
+	if cur := p.After; cur != nil {
+		e := us(cur.EndAt)
+		add(`(c.end_at > ? OR (c.end_at = ? AND (c.tenant > ? OR (c.tenant = ? AND c.key_id > ?))))`, e, e, cur.Tenant, cur.Tenant, cur.KeyID)
 	}
-	q := `SELECT ` + credentialCols + ` FROM credentials` + whereClause(where) + ` ORDER BY end_at, tenant, key_id`
+	q := credentialView + whereClause(where) + ` ORDER BY c.end_at, c.tenant, c.key_id`
 	if p.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, p.Limit)
 	}
-	creds, err := queryAll(ctx, s, scanCredential, q, args...)
+	creds, err := queryAll(ctx, s, scanCredentialView, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}

@@ -241,6 +241,11 @@ func testCredentialSyncOwners(t *testing.T, s rotor.Store) {
 
 	got, err := s.CredentialGet(ctx(t), "contoso", cert.KeyID)
 	require.NoError(t, err)
+	require.Empty(t, got.OwnerName, "the owner is not in the inventory")
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{{Tenant: "contoso", ID: appA, AppID: "client-a", DisplayName: "Payroll", SyncedAt: now}}))
+	got, err = s.CredentialGet(ctx(t), "contoso", cert.KeyID)
+	require.NoError(t, err)
+	require.Equal(t, "Payroll", got.OwnerName, "reads carry the owner's display name")
 	require.Equal(t, rotor.KindCertificate, got.Kind)
 	require.Equal(t, "0a1b2c3d", got.Thumbprint)
 	require.Equal(t, appA, got.OwnerID)
@@ -359,6 +364,9 @@ func testCredentialList(t *testing.T, s rotor.Store) {
 	list, err = s.CredentialList(ctx(t), &rotor.CredentialListParams{OwnerID: owner})
 	require.NoError(t, err)
 	require.Len(t, list, 20)
+	list, err = s.CredentialList(ctx(t), &rotor.CredentialListParams{OwnerKind: rotor.OwnerServicePrincipal})
+	require.NoError(t, err)
+	require.Empty(t, list)
 
 	var paged []string
 	var cur *rotor.CredentialCursor
