@@ -6,13 +6,10 @@ package tenant
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
-	"encoding/json"
 	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -141,34 +138,11 @@ func Credential(t config.Tenant, tr policy.Transporter, lookupEnv func(string) (
 	return nil, fmt.Errorf("auth.method %q is not supported", a.Method)
 }
 
-// Claims are what an access token says about rotor's own identity in the tenant.
-type Claims struct {
-	TenantID string   `json:"tid"`
-	ObjectID string   `json:"oid"` // rotor's service principal
-	AppID    string   `json:"appid"`
-	Roles    []string `json:"roles"`
-	Audience string   `json:"aud"`
-	Expires  int64    `json:"exp"`
-}
-
-// Claims acquires a Graph token and reads its claims (without verifying it: it came straight
-// from the token endpoint over TLS, and is only read to report permissions).
-func (c *Conn) Claims(ctx context.Context, scope string) (*Claims, error) {
-	tok, err := c.Credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+// Claims acquires a Graph token and reads what it says of rotor's identity in the tenant.
+func (c *Conn) Claims(ctx context.Context) (*graph.Claims, error) {
+	cl, err := c.Graph.TokenClaims(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("tenant %s: get a token: %w", c.Config.Name, err)
+		return nil, fmt.Errorf("tenant %s: %w", c.Config.Name, err)
 	}
-	parts := strings.Split(tok.Token, ".")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("tenant %s: the access token is not a JWT", c.Config.Name)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, fmt.Errorf("tenant %s: access token payload: %w", c.Config.Name, err)
-	}
-	var cl Claims
-	if err := json.Unmarshal(payload, &cl); err != nil {
-		return nil, fmt.Errorf("tenant %s: access token claims: %w", c.Config.Name, err)
-	}
-	return &cl, nil
+	return cl, nil
 }

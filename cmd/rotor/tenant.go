@@ -44,10 +44,10 @@ func (c *cli) tenantListCmd() *cobra.Command {
 
 // Graph application permissions rotor cares about.
 const (
-	permReadAll      = "Application.Read.All"
-	permWriteOwnedBy = "Application.ReadWrite.OwnedBy"
-	permWriteAll     = "Application.ReadWrite.All"
-	permPolicyRead   = "Policy.Read.All"
+	permReadAll      = graph.PermReadAll
+	permWriteOwnedBy = graph.PermWriteOwnedBy
+	permWriteAll     = graph.PermWriteAll
+	permPolicyRead   = graph.PermPolicyRead
 )
 
 func (c *cli) tenantCheckCmd() *cobra.Command {
@@ -74,7 +74,7 @@ func (c *cli) tenantCheckCmd() *cobra.Command {
 			warn := func(format string, args ...any) { fmt.Fprintf(w, "warn  "+format+"\n", args...) }
 			fail := func(format string, args ...any) { fmt.Fprintf(w, "FAIL  "+format+"\n", args...) }
 
-			cl, err := conn.Claims(ctx, graph.DefaultScope)
+			cl, err := conn.Claims(ctx)
 			if err != nil {
 				fail("sign in (%s): %v", conn.Config.Auth.Method, err)
 				return &exitError{code: 1, err: fmt.Errorf("tenant %s: cannot sign in", args[0])}
