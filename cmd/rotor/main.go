@@ -101,6 +101,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.rotationCmd(),
 		c.historyCmd(),
 		c.keysCmd(),
+		c.serveCmd(),
 		c.auditCmd(),
 		c.versionCmd(),
 	)
