@@ -33,7 +33,7 @@ var (
 const (
 	// DefaultTombstoneRetention is how long deleted applications and service principals stay
 	// restorable. Entra keeps deleted applications in the recycle bin for 30 days.
-	// https://learn.microsoft.com/entra/identity/enterprise-apps/delete-recover-faq
+	// https://learn.microsoft.com/entra/identity-platform/howto-restore-app
 	DefaultTombstoneRetention = 30 * 24 * time.Hour
 	// DefaultChangeRetention is how long the change log is kept, which bounds the lifetime of delta
 	// tokens. For directory objects Graph documents seven days.

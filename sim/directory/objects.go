@@ -606,3 +606,73 @@ func cloneKeys(ks []KeyCredential) []KeyCredential {
 	}
 	return out
 }
+
+// UpdateParams change plain properties of an application or service principal; nil fields stay.
+type UpdateParams struct {
+	TenantID    string
+	Object      ObjectRef
+	DisplayName *string
+	Description *string // applications only
+	Notes       *string // applications only
+	Tags        *[]string
+	Actor       string
+}
+
+// Update changes plain properties of an application or service principal, as PATCH does. A request
+// that changes nothing records no change.
+func (d *Directory) Update(p UpdateParams) error {
+	t, err := d.tenant(p.TenantID)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", p.Object.ID, err)
+	}
+	if p.DisplayName != nil && strings.TrimSpace(*p.DisplayName) == "" {
+		return fmt.Errorf("update %s: displayName must not be empty: %w", p.Object.ID, ErrInvalid)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id := strings.ToLower(p.Object.ID)
+	switch p.Object.Kind {
+	case KindApplication:
+		a, ok := t.apps[id]
+		if !ok {
+			return fmt.Errorf("update application %s: %w", p.Object.ID, ErrNotFound)
+		}
+		changed := false
+		if p.DisplayName != nil && *p.DisplayName != a.DisplayName {
+			a.DisplayName, changed = *p.DisplayName, true
+		}
+		if p.Description != nil && *p.Description != a.Description {
+			a.Description, changed = *p.Description, true
+		}
+		if p.Notes != nil && *p.Notes != a.Notes {
+			a.Notes, changed = *p.Notes, true
+		}
+		if p.Tags != nil && !slices.Equal(*p.Tags, a.Tags) {
+			a.Tags, changed = clip(slices.Clone(*p.Tags)), true
+		}
+		if changed {
+			a.lastChange = d.touchLocked(t, KindApplication, a.ID)
+		}
+	case KindServicePrincipal:
+		sp, ok := t.sps[id]
+		if !ok {
+			return fmt.Errorf("update service principal %s: %w", p.Object.ID, ErrNotFound)
+		}
+		if p.Description != nil || p.Notes != nil {
+			return fmt.Errorf("update service principal %s: description and notes are not modeled: %w", p.Object.ID, ErrInvalid)
+		}
+		changed := false
+		if p.DisplayName != nil && *p.DisplayName != sp.DisplayName {
+			sp.DisplayName, changed = *p.DisplayName, true
+		}
+		if p.Tags != nil && !slices.Equal(*p.Tags, sp.Tags) {
+			sp.Tags, changed = clip(slices.Clone(*p.Tags)), true
+		}
+		if changed {
+			sp.lastChange = d.touchLocked(t, KindServicePrincipal, sp.ID)
+		}
+	default:
+		return fmt.Errorf("update %q: %w", p.Object.Kind, ErrInvalid)
+	}
+	return nil
+}
