@@ -274,7 +274,9 @@ func TestTokenEndpointErrors(t *testing.T) {
 	_, err = b.dir.AddKey(directory.AddKeyParams{TenantID: b.tenant.ID, Object: expiredCertApp.Ref(), KeyCredentialInput: directory.KeyCredentialInput{Key: oldCert.Raw}})
 	require.NoError(t, err)
 	unknownCert := newCert(t, ck, b.clock.Now().Add(-time.Hour), b.clock.Now().Add(time.Hour))
-	expiredCertForm := withAssertion(b.assertion(t, func(h map[string]any, c jwt.MapClaims) { c["iss"], c["sub"] = expiredCertApp.AppID, expiredCertApp.AppID }, ck, oldCert))
+	expiredCertForm := withAssertion(b.assertion(t, func(h map[string]any, c jwt.MapClaims) {
+		c["iss"], c["sub"] = expiredCertApp.AppID, expiredCertApp.AppID
+	}, ck, oldCert))
 	expiredCertForm.Set("client_id", expiredCertApp.AppID)
 
 	tests := []struct {
@@ -290,7 +292,11 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"missing grant type", b.tenant.ID, url.Values{"client_id": {b.app.AppID}}, 400, "invalid_request", 900144},
 		{"unsupported grant type", b.tenant.ID, url.Values{"grant_type": {"password"}, "client_id": {b.app.AppID}}, 400, "unsupported_grant_type", 70003},
 		{"missing client id", b.tenant.ID, url.Values{"grant_type": {"client_credentials"}}, 400, "invalid_request", 900144},
-		{"unknown app", b.tenant.ID, func() url.Values { v := withSecret("x"); v.Set("client_id", "11111111-2222-4333-8444-555555555555"); return v }(), 400, "unauthorized_client", 700016},
+		{"unknown app", b.tenant.ID, func() url.Values {
+			v := withSecret("x")
+			v.Set("client_id", "11111111-2222-4333-8444-555555555555")
+			return v
+		}(), 400, "unauthorized_client", 700016},
 		{"app without service principal", b.tenant.ID, func() url.Values { v := withSecret("x"); v.Set("client_id", noSP.AppID); return v }(), 401, "invalid_client", 7000229},
 		{"no credential", b.tenant.ID, ok(nil), 401, "invalid_client", 7000218},
 		{"wrong secret", b.tenant.ID, withSecret("wrong"), 401, "invalid_client", 7000215},
