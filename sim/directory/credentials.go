@@ -41,6 +41,9 @@ type AddPasswordParams struct {
 	// Enforce applies what Graph checks on addPassword: the app management policies and the
 	// credential limits. Programmatic set-up (tests, seeding) leaves it false.
 	Enforce bool
+	// Replicated marks pre-existing state: the credential is usable at once, whatever the
+	// replication delay.
+	Replicated bool
 }
 
 // AddPassword generates a client secret, stores its hash and returns the credential with the
@@ -69,6 +72,10 @@ func (d *Directory) AddPassword(p AddPasswordParams) (PasswordCredential, secret
 	if keyID == "" {
 		keyID = d.newID()
 	}
+	ready := now.Add(d.opts.ReplicationDelay)
+	if p.Replicated {
+		ready = now
+	}
 	c := PasswordCredential{
 		KeyID:         keyID,
 		DisplayName:   p.DisplayName,
@@ -76,7 +83,7 @@ func (d *Directory) AddPassword(p AddPasswordParams) (PasswordCredential, secret
 		StartDateTime: start,
 		EndDateTime:   end,
 		CreatedAt:     now,
-		ReadyAt:       now.Add(d.opts.ReplicationDelay),
+		ReadyAt:       ready,
 		CreatedBy:     p.Actor,
 		salt:          salt,
 		hash:          hashSecret(salt, text),
@@ -146,8 +153,9 @@ type AddKeyParams struct {
 	TenantID string
 	Object   ObjectRef
 	KeyCredentialInput
-	Actor   string
-	Enforce bool // apply the app management policies and credential limits
+	Actor      string
+	Enforce    bool // apply the app management policies and credential limits
+	Replicated bool // pre-existing state: usable at once, whatever the replication delay
 }
 
 // AddKey adds a certificate credential.
@@ -160,6 +168,9 @@ func (d *Directory) AddKey(p AddKeyParams) (KeyCredential, error) {
 	k, err := d.newKey(p.KeyCredentialInput, p.Actor, now)
 	if err != nil {
 		return KeyCredential{}, fmt.Errorf("add key to %s: %w", p.Object.ID, err)
+	}
+	if p.Replicated {
+		k.ReadyAt = now
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

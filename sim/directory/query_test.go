@@ -323,3 +323,24 @@ func TestSeed(t *testing.T) {
 		}
 	}
 }
+
+func TestSeededCredentialsAreReplicated(t *testing.T) {
+	t.Parallel()
+	dir := directory.New(directory.Options{Clock: clockwork.NewFakeClockAt(t0), ReplicationDelay: time.Hour, ReplicationFailureRate: 1})
+	res, err := dir.Seed(directory.SeedParams{Seed: 5, AppsPerTenant: 3})
+	require.NoError(t, err)
+	mgr := res.Tenants[0].Manager
+	for i := 0; i < 20; i++ {
+		got, err := dir.CheckClientSecret(res.Tenants[0].Tenant.ID, mgr.AppID, mgr.Secret.Reveal())
+		require.NoError(t, err)
+		require.Equal(t, directory.AuthValid, got.Status, "seeded state is already replicated")
+	}
+	// A credential added afterwards waits for replication (failure rate 1: always fails before).
+	a, err := dir.ApplicationByAppID(res.Tenants[0].Tenant.ID, mgr.AppID)
+	require.NoError(t, err)
+	_, text, err := dir.AddPassword(directory.AddPasswordParams{TenantID: a.TenantID, Object: a.Ref()})
+	require.NoError(t, err)
+	got, err := dir.CheckClientSecret(a.TenantID, a.AppID, text.Reveal())
+	require.NoError(t, err)
+	require.Equal(t, directory.AuthNotReplicated, got.Status)
+}

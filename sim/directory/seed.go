@@ -149,7 +149,7 @@ func (d *Directory) seedTenant(t Tenant, p SeedParams, rng *mrand.Rand, guid fun
 		}
 	}
 	cred, text, err := d.AddPassword(AddPasswordParams{TenantID: t.ID, Object: mgr.Ref(), KeyID: guid(), DisplayName: "rotor bootstrap",
-		StartDateTime: now.Add(-day), EndDateTime: now.Add(365 * day), Actor: "seed"})
+		StartDateTime: now.Add(-day), EndDateTime: now.Add(365 * day), Actor: "seed", Replicated: true})
 	if err != nil {
 		return st, err
 	}
@@ -157,7 +157,7 @@ func (d *Directory) seedTenant(t Tenant, p SeedParams, rng *mrand.Rand, guid fun
 	if err != nil {
 		return st, err
 	}
-	kc, err := d.AddKey(AddKeyParams{TenantID: t.ID, Object: mgr.Ref(), KeyCredentialInput: KeyCredentialInput{KeyID: guid(), Key: mgrCert.Raw}, Actor: "seed"})
+	kc, err := d.AddKey(AddKeyParams{TenantID: t.ID, Object: mgr.Ref(), KeyCredentialInput: KeyCredentialInput{KeyID: guid(), Key: mgrCert.Raw}, Actor: "seed", Replicated: true})
 	if err != nil {
 		return st, err
 	}
@@ -209,7 +209,7 @@ func (d *Directory) seedApp(t Tenant, rng *mrand.Rand, guid func() string, ca *s
 	}
 	secretName := func() string { return seedSecretNames[rng.IntN(len(seedSecretNames))] }
 	addSecret := func(obj ObjectRef, start, end time.Time) error {
-		_, _, err := d.AddPassword(AddPasswordParams{TenantID: t.ID, Object: obj, KeyID: guid(), DisplayName: secretName(), StartDateTime: start, EndDateTime: end, Actor: "seed"})
+		_, _, err := d.AddPassword(AddPasswordParams{TenantID: t.ID, Object: obj, KeyID: guid(), DisplayName: secretName(), StartDateTime: start, EndDateTime: end, Actor: "seed", Replicated: true})
 		return err
 	}
 	addCert := func(obj ObjectRef, start, end time.Time) error {
@@ -217,7 +217,7 @@ func (d *Directory) seedApp(t Tenant, rng *mrand.Rand, guid func() string, ca *s
 		if err != nil {
 			return err
 		}
-		_, err = d.AddKey(AddKeyParams{TenantID: t.ID, Object: obj, KeyCredentialInput: KeyCredentialInput{KeyID: guid(), Key: cert.Raw}, Actor: "seed"})
+		_, err = d.AddKey(AddKeyParams{TenantID: t.ID, Object: obj, KeyCredentialInput: KeyCredentialInput{KeyID: guid(), Key: cert.Raw}, Actor: "seed", Replicated: true})
 		return err
 	}
 	ref := a.Ref()

@@ -382,6 +382,10 @@ func TestGetObjectsAndOwners(t *testing.T) {
 	requireError(t, r, 404, "Request_ResourceNotFound")
 	require.Equal(t, "Resource '"+missing+"' does not exist or one of its queried reference-property objects are not present.", message(r))
 
+	r = b.do(t, reader, "GET", "/v1.0/applications/not-an-id", nil)
+	requireError(t, r, 400, "Request_BadRequest")
+	require.Equal(t, "Invalid object identifier 'not-an-id'.", message(r))
+
 	r = b.do(t, reader, "GET", "/v1.0/frobnicators", nil)
 	requireError(t, r, 400, "BadRequest")
 	r = b.do(t, reader, "DELETE", "/v1.0/applications/"+a.ID, nil)

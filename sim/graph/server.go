@@ -307,6 +307,9 @@ type resolved struct {
 // resolve finds the addressed object in the caller's tenant: 404 Request_ResourceNotFound when it
 // does not exist.
 func (s *Server) resolve(c caller, rt route) (resolved, *graphError) {
+	if !rt.byApp && !directory.IsGUID(rt.key) {
+		return resolved{}, errBadRequest("Invalid object identifier '" + rt.key + "'.")
+	}
 	switch rt.kind {
 	case directory.KindApplication:
 		var a directory.Application
