@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -18,19 +17,28 @@ import (
 // downloaded at test time and never imported or compiled (compiling it costs minutes and gigabytes).
 const graphSDK = "github.com/microsoftgraph/msgraph-sdk-go@v1.89.0"
 
-// GraphModels maps "package.Type" (models.Application, odataerrors.MainError,
-// applications.DeltaGetResponse, ...) to the JSON field names of the type, inherited ones included.
-type GraphModels map[string]map[string]bool
+// GraphModels reads the SDK's models on demand: Fields("models.Application") returns the JSON
+// field names of the type, inherited ones included. Types are "package.Type" with package one of
+// models, odataerrors, applications, serviceprincipals.
+type GraphModels struct {
+	root  string
+	mu    sync.Mutex
+	cache map[string]map[string]bool
+}
 
 var (
 	modelsOnce sync.Once
-	models     GraphModels
+	models     *GraphModels
 	modelsErr  string
 )
 
-// LoadGraphModels downloads the Graph SDK into the module cache (go mod download) and parses its
-// models. The test fails, saying why, when the download fails.
-func LoadGraphModels(t *testing.T) GraphModels {
+var modelDirs = map[string]string{
+	"models": "models", "odataerrors": "models/odataerrors", "applications": "applications", "serviceprincipals": "serviceprincipals",
+}
+
+// LoadGraphModels downloads the Graph SDK into the module cache (go mod download). The test fails,
+// saying why, when the download fails.
+func LoadGraphModels(t *testing.T) *GraphModels {
 	t.Helper()
 	modelsOnce.Do(func() {
 		dir, err := downloadSDK()
@@ -38,12 +46,103 @@ func LoadGraphModels(t *testing.T) GraphModels {
 			modelsErr = err
 			return
 		}
-		models, modelsErr = parseModels(dir, "models", "models/odataerrors", "applications", "serviceprincipals")
+		models = &GraphModels{root: dir, cache: map[string]map[string]bool{}}
 	})
 	if modelsErr != "" {
 		t.Fatalf("field-faithfulness check needs %s from the Go module proxy: %s", graphSDK, modelsErr)
 	}
 	return models
+}
+
+// Fields returns the JSON field names of typ; ok is false when the SDK has no such model.
+func (g *GraphModels) Fields(typ string) (map[string]bool, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.fields(typ, 0)
+}
+
+func (g *GraphModels) fields(typ string, depth int) (map[string]bool, bool) {
+	if f, ok := g.cache[typ]; ok {
+		return f, f != nil
+	}
+	pkg, name, _ := strings.Cut(typ, ".")
+	dir, ok := modelDirs[pkg]
+	if !ok || depth > 20 {
+		return nil, false
+	}
+	src, err := os.ReadFile(filepath.Join(g.root, dir, snake(name)+".go"))
+	if err != nil {
+		g.cache[typ] = nil
+		return nil, false
+	}
+	own, parent, ok := parseModel(string(src), name)
+	if !ok {
+		g.cache[typ] = nil
+		return nil, false
+	}
+	if parent != "" {
+		// Parents outside the SDK (kiota's ApiError) carry no JSON fields.
+		pf, ok := g.fields(pkg+"."+parent, depth+1)
+		if !ok {
+			pf, _ = g.fields("models."+parent, depth+1)
+		}
+		for k := range pf {
+			own[k] = true
+		}
+	}
+	g.cache[typ] = own
+	return own, true
+}
+
+// snake turns a Go type name into the SDK's file name: AppManagementPolicy -> app_management_policy,
+// ODataError -> o_data_error.
+func snake(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// parseModel returns the keys GetFieldDeserializers of type name registers and the type it embeds.
+func parseModel(src, name string) (map[string]bool, string, bool) {
+	parent := ""
+	if i := strings.Index(src, "type "+name+" struct {\n"); i >= 0 {
+		rest := src[i+len("type "+name+" struct {\n"):]
+		line, _, _ := strings.Cut(rest, "\n")
+		line = strings.TrimSpace(line)
+		if j := strings.LastIndex(line, "."); j >= 0 {
+			line = line[j+1:]
+		}
+		if line != "" && !strings.ContainsAny(line, " \t") && line[0] >= 'A' && line[0] <= 'Z' {
+			parent = line
+		}
+	}
+	i := strings.Index(src, "func (m *"+name+") GetFieldDeserializers()")
+	if i < 0 {
+		return nil, "", false
+	}
+	body := src[i:]
+	if end := strings.Index(body, "\n}\n"); end >= 0 {
+		body = body[:end]
+	}
+	fields := map[string]bool{}
+	for {
+		j := strings.Index(body, `res["`)
+		if j < 0 {
+			break
+		}
+		body = body[j+5:]
+		k, _, _ := strings.Cut(body, `"`)
+		fields[k] = true
+	}
+	return fields, parent, true
 }
 
 func downloadSDK() (string, string) {
@@ -68,75 +167,6 @@ func downloadSDK() (string, string) {
 		return "", "go mod download reported no directory"
 	}
 	return info.Dir, ""
-}
-
-var (
-	structRe = regexp.MustCompile(`(?m)^type (\w+) struct \{\n\s+(?:\w+\.)?([A-Z]\w*)\n`)
-	fdRe     = regexp.MustCompile(`(?m)^func \(m \*(\w+)\) GetFieldDeserializers\(\)`)
-	keyRe    = regexp.MustCompile(`res\["([^"]+)"\]`)
-)
-
-func parseModels(root string, pkgs ...string) (GraphModels, string) {
-	own := map[string]map[string]bool{}
-	parent := map[string]string{}
-	pkgOf := map[string]string{} // type name -> packages defining it, for resolving parents
-	for _, pkg := range pkgs {
-		files, err := filepath.Glob(filepath.Join(root, pkg, "*.go"))
-		if err != nil || len(files) == 0 {
-			return nil, "no Go files in " + filepath.Join(root, pkg)
-		}
-		short := filepath.Base(pkg)
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				return nil, err.Error()
-			}
-			text := string(src)
-			for _, m := range structRe.FindAllStringSubmatch(text, -1) {
-				parent[short+"."+m[1]] = m[2]
-			}
-			for _, loc := range fdRe.FindAllStringSubmatchIndex(text, -1) {
-				name := text[loc[2]:loc[3]]
-				body := text[loc[1]:]
-				if end := strings.Index(body, "\n}\n"); end >= 0 {
-					body = body[:end]
-				}
-				fields := map[string]bool{}
-				for _, k := range keyRe.FindAllStringSubmatch(body, -1) {
-					fields[k[1]] = true
-				}
-				own[short+"."+name] = fields
-				pkgOf[name] += short + " "
-			}
-		}
-	}
-	out := GraphModels{}
-	var resolve func(key string, depth int) map[string]bool
-	resolve = func(key string, depth int) map[string]bool {
-		if f, ok := out[key]; ok {
-			return f
-		}
-		fields := map[string]bool{}
-		for k := range own[key] {
-			fields[k] = true
-		}
-		if p, ok := parent[key]; ok && depth < 20 {
-			pkg, _, _ := strings.Cut(key, ".")
-			pkey := pkg + "." + p
-			if _, ok := own[pkey]; !ok {
-				pkey = "models." + p
-			}
-			for k := range resolve(pkey, depth+1) {
-				fields[k] = true
-			}
-		}
-		out[key] = fields
-		return fields
-	}
-	for key := range own {
-		resolve(key, 0)
-	}
-	return out, ""
 }
 
 // AcceptedFields lists, per Graph type, the JSON members the handlers read from request bodies.
