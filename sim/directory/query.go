@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Summary is the light view of an application or service principal that list filters receive. Its
-// slices must not be modified.
+// Summary is the light view of an application or service principal that list filters receive; it
+// costs no allocation to build.
 type Summary struct {
 	Kind        Kind
 	ID          string
