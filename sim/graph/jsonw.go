@@ -66,7 +66,10 @@ func (w *jw) timeOrNull(t time.Time) {
 		w.null()
 		return
 	}
-	w.str(formatTime(t))
+	w.value()
+	w.b = append(w.b, '"')
+	w.b = t.UTC().AppendFormat(w.b, timeLayout)
+	w.b = append(w.b, '"')
 }
 
 func (w *jw) bytesOrNull(b []byte) {
@@ -74,7 +77,10 @@ func (w *jw) bytesOrNull(b []byte) {
 		w.null()
 		return
 	}
-	w.str(base64.StdEncoding.EncodeToString(b))
+	w.value()
+	w.b = append(w.b, '"')
+	w.b = base64.StdEncoding.AppendEncode(w.b, b)
+	w.b = append(w.b, '"')
 }
 
 func (w *jw) strings(ss []string) {
@@ -95,7 +101,8 @@ func (w *jw) any(v any) {
 	w.b = append(w.b, b...)
 }
 
-func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.9999999Z07:00") }
+// timeLayout is how Graph writes DateTimeOffset values: UTC, up to seven fractional digits.
+const timeLayout = "2006-01-02T15:04:05.9999999Z07:00"
 
 // appendString appends s as a JSON string.
 func appendString(b []byte, s string) []byte {
