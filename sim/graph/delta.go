@@ -144,8 +144,8 @@ func (s *Server) writeDelta(w http.ResponseWriter, r *http.Request, t *typeInfo,
 	}
 	vw := newView(props, sel)
 	base := s.base(r) + t.set + "/delta"
-	var b jw
-	b.b = make([]byte, 0, 32*1024)
+	b, release := pageWriter()
+	defer release()
 	b.objStart()
 	b.key("@odata.context")
 	b.str(s.context(r, setContext(t.set, sel)))
@@ -172,9 +172,9 @@ func (s *Server) writeDelta(w http.ResponseWriter, r *http.Request, t *typeInfo,
 			b.objEnd()
 			b.objEnd()
 		case it.Application != nil:
-			writeObject(&b, vw, it.Application, nil)
+			writeObject(b, vw, it.Application, nil)
 		case it.ServicePrincipal != nil:
-			writeObject(&b, vw, it.ServicePrincipal, nil)
+			writeObject(b, vw, it.ServicePrincipal, nil)
 		}
 	}
 	b.arrEnd()

@@ -132,8 +132,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c caller, rt route
 	if err != nil {
 		return errNotFound(c.TenantID)
 	}
-	var w2 jw
-	w2.b = make([]byte, 0, 64*1024)
+	w2, release := pageWriter()
+	defer release()
 	w2.objStart()
 	w2.key("@odata.context")
 	w2.str(s.context(r, setContext(t.set, o.sel)))
@@ -154,11 +154,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c caller, rt route
 	vw := newView(props, o.sel)
 	if rt.kind == directory.KindApplication {
 		for i := range page.Applications {
-			writeObject(&w2, vw, &page.Applications[i], nil)
+			writeObject(w2, vw, &page.Applications[i], nil)
 		}
 	} else {
 		for i := range page.ServicePrincipals {
-			writeObject(&w2, vw, &page.ServicePrincipals[i], nil)
+			writeObject(w2, vw, &page.ServicePrincipals[i], nil)
 		}
 	}
 	w2.arrEnd()
