@@ -65,14 +65,17 @@ func (t Thresholds) Lifecycle() lifecycle.Thresholds {
 
 // Tenant is one Entra ID directory and how rotor signs in to it.
 type Tenant struct {
-	Name          string     `yaml:"name,required"`
-	TenantID      string     `yaml:"tenant_id,required"`
-	Cloud         string     `yaml:"cloud"`          // public (default), usgovernment, china
-	AuthorityHost string     `yaml:"authority_host"` // overrides the cloud's
-	GraphURL      string     `yaml:"graph_url"`      // overrides the cloud's, including /v1.0
-	CAFile        string     `yaml:"ca_file"`        // extra CA certificates to trust (PEM)
-	Auth          TenantAuth `yaml:"auth,required"`
-	Sync          TenantSync `yaml:"sync"`
+	Name          string `yaml:"name,required"`
+	TenantID      string `yaml:"tenant_id,required"`
+	Cloud         string `yaml:"cloud"`          // public (default), usgovernment, china
+	AuthorityHost string `yaml:"authority_host"` // overrides the cloud's
+	GraphURL      string `yaml:"graph_url"`      // overrides the cloud's, including /v1.0
+	CAFile        string `yaml:"ca_file"`        // extra CA certificates to trust (PEM)
+	// DisableInstanceDiscovery skips MSAL's authority validation against Microsoft's instance
+	// discovery endpoint: for private clouds and authority hosts it does not know.
+	DisableInstanceDiscovery bool       `yaml:"disable_instance_discovery"`
+	Auth                     TenantAuth `yaml:"auth,required"`
+	Sync                     TenantSync `yaml:"sync"`
 }
 
 // TenantAuth is how rotor authenticates to a tenant, through azidentity.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // stsError is an error of the Entra security token service.
@@ -113,4 +114,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// FaultErrorWriter writes the token endpoint's answers for faults a sim/fault injector decides
+// (its signature is fault.ErrorWriter's), in Entra's error shape: 500 server_error (AADSTS50000)
+// and, for 429 and 503, temporarily_unavailable (AADSTS90033, "a transient error has occurred"),
+// with Retry-After when given. Entra documents no throttling body for the token endpoint; these
+// are the transient codes its reference lists.
+// https://learn.microsoft.com/entra/identity-platform/reference-error-codes
+func (s *Server) FaultErrorWriter(w http.ResponseWriter, r *http.Request, status int, retryAfter time.Duration) {
+	e := &stsError{status: status, err: "server_error", code: 50000, msg: "There was an error issuing a token or an issue with our sign-in service."}
+	if status != http.StatusInternalServerError {
+		e = &stsError{status: status, err: "temporarily_unavailable", code: 90033, msg: "A transient error has occurred. Please try again."}
+	}
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+	}
+	s.writeSTSError(w, r, e)
 }

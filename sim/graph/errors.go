@@ -3,6 +3,7 @@ package graph
 import (
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // graphError is an error response in Graph's shape:
@@ -123,4 +124,33 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// FaultErrorWriter writes Graph's answers for faults a sim/fault injector decides (its signature
+// is fault.ErrorWriter's): 429 TooManyRequests with Retry-After as Graph throttles, 500
+// generalException and 503 serviceNotAvailable, each with request ids like every Graph answer.
+// https://learn.microsoft.com/graph/errors
+func (s *Server) FaultErrorWriter(w http.ResponseWriter, r *http.Request, status int, retryAfter time.Duration) {
+	h := w.Header()
+	reqID := newGUID()
+	h.Set("request-id", reqID)
+	if c := r.Header.Get("client-request-id"); c != "" {
+		h.Set("client-request-id", c)
+	} else {
+		h.Set("client-request-id", reqID)
+	}
+	var e *graphError
+	switch status {
+	case http.StatusTooManyRequests:
+		e = newError(status, "TooManyRequests", "Please retry again later.")
+		e.throttled = true
+	case http.StatusServiceUnavailable:
+		e = newError(status, "serviceNotAvailable", "The service is temporarily unavailable. Please retry later.")
+	default:
+		e = newError(status, "generalException", "General exception while processing.")
+	}
+	if retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+	}
+	s.writeError(w, r, e)
 }
