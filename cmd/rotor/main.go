@@ -102,6 +102,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.historyCmd(),
 		c.keysCmd(),
 		c.serveCmd(),
+		c.simCmd(),
 		c.auditCmd(),
 		c.versionCmd(),
 	)

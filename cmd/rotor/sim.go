@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rotorhq/rotor/seal"
+	"github.com/rotorhq/rotor/sim"
+	"github.com/rotorhq/rotor/sim/fault"
+)
+
+func (c *cli) simCmd() *cobra.Command {
+	var o simFlags
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Serve the Azure simulator (Entra login, Microsoft Graph, Key Vault) over HTTPS",
+		Long: "Serve rotor's Azure simulator: a test instrument that stands in for the Entra token\n" +
+			"endpoint, Microsoft Graph and Azure Key Vault, faithful to Microsoft's documented behaviour\n" +
+			"(see docs/simulator.md). Its certificates come from a throwaway CA written to --ca-file.\n" +
+			"With --write-config DIR it also writes a rotor configuration that uses it, so that\n" +
+			"rotor -c DIR/rotor.yaml sync works at once.",
+		Example: "  rotor sim --apps 1000 --write-config /tmp/rotor-sim\n" +
+			"  rotor sim --fault 'POST /v1.0/applications/*/addPassword lost=0.3' --fault '* latency=30ms'",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := o.start(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			w := c.stdout
+			fmt.Fprintf(w, "rotor sim on %s\n  authority host  %s/\n  graph           %s\n", s.URL(), s.URL(), s.GraphURL())
+			for _, v := range s.Vaults() {
+				fmt.Fprintf(w, "  key vault       %s  %s\n", v.KV.Name(), v.URL)
+			}
+			for _, t := range s.Seeded.Tenants {
+				fmt.Fprintf(w, "  tenant          %s  %s (%s), manager app %s\n", t.Tenant.ID, t.Tenant.DisplayName, t.Tenant.DefaultDomain, t.Manager.AppID)
+			}
+			fmt.Fprintf(w, "  inspection      %s/_sim/\n", s.URL())
+			if o.caFile != "" {
+				if err := s.CA.WriteCertPEM(o.caFile); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "  CA certificate  %s\n", o.caFile)
+			}
+			if o.writeConfig != "" {
+				path, err := writeSimConfig(o.writeConfig, s, simConfigOptions{})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "  configuration   %s (rotor -c %s sync)\n", path, path)
+			}
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	o.register(cmd)
+	return cmd
+}
+
+// simFlags are the simulator's settings, shared by rotor sim and rotor dev.
+type simFlags struct {
+	addr, caFile, caDir, writeConfig string
+	tenants, apps                    int
+	seed                             uint64
+	replication                      time.Duration
+	throttle                         bool
+	faults                           []string
+}
+
+func (o *simFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.addr, "addr", "127.0.0.1:8443", "listen address of the login and Graph endpoints (vaults get ports of their own)")
+	fl.IntVar(&o.tenants, "tenants", 1, "seed this many tenants")
+	fl.IntVar(&o.apps, "apps", 50, "seed this many applications per tenant")
+	fl.Uint64Var(&o.seed, "seed", 1, "seed for names, ids and faults")
+	fl.DurationVar(&o.replication, "replication-delay", 30*time.Second, "new credentials work only after this long, failing intermittently before (0: at once)")
+	fl.BoolVar(&o.throttle, "throttle", false, "throttle Graph as Microsoft documents for identity and access")
+	fl.StringArrayVar(&o.faults, "fault", nil, "inject faults (repeatable), e.g. 'POST /v1.0/applications/*/addPassword lost=0.3'")
+	fl.StringVar(&o.caFile, "ca-file", "", "write the CA certificate clients must trust to this file")
+	fl.StringVar(&o.caDir, "ca-dir", "", "keep the CA's certificate and key in this directory between runs")
+	fl.StringVar(&o.writeConfig, "write-config", "", "write a rotor configuration using the simulator to this directory")
+}
+
+func (o *simFlags) start(ctx context.Context, c *cli) (*sim.Server, error) {
+	var rules []fault.Rule
+	for _, f := range o.faults {
+		rs, err := fault.ParseRules(f)
+		if err != nil {
+			return nil, fmt.Errorf("--fault: %w", err)
+		}
+		rules = append(rules, rs...)
+	}
+	if o.tenants < 1 || o.tenants > 20 {
+		return nil, fmt.Errorf("--tenants %d: use 1 to 20", o.tenants)
+	}
+	if o.apps < 0 || o.apps > 200000 {
+		return nil, fmt.Errorf("--apps %d: use 0 to 200000", o.apps)
+	}
+	return sim.Start(ctx, sim.Options{Addr: o.addr, Clock: c.clock, Seed: o.seed, Tenants: o.tenants, AppsPerTenant: o.apps,
+		ReplicationDelay: o.replication, Throttle: o.throttle, Faults: rules, CADir: o.caDir})
+}
+
+// simConfigOptions shape the configuration written for a simulator.
+type simConfigOptions struct {
+	extra string // appended YAML (policies, ...)
+}
+
+// writeSimConfig writes, into dir, the CA certificate, each tenant's manager secret (mode 0600),
+// a key encryption key and a rotor.yaml that uses them, and returns the configuration's path.
+func writeSimConfig(dir string, s *sim.Server, o simConfigOptions) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	ca := filepath.Join(dir, "ca.pem")
+	if err := s.CA.WriteCertPEM(ca); err != nil {
+		return "", err
+	}
+	kek := filepath.Join(dir, "kek")
+	if _, err := os.Stat(kek); os.IsNotExist(err) {
+		v, err := seal.GenerateKEK()
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(kek, []byte(v.Reveal()+"\n"), 0o600); err != nil {
+			return "", err
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by rotor for its Azure simulator at %s. Not for production.\n", s.URL())
+	fmt.Fprintf(&b, "store:\n  driver: sqlite\n  path: %s\n", filepath.Join(dir, "rotor.db"))
+	fmt.Fprintf(&b, "encryption:\n  key: file:%s\n", kek)
+	b.WriteString("tenants:\n")
+	for _, t := range s.Seeded.Tenants {
+		name, _, _ := strings.Cut(t.Tenant.DefaultDomain, ".")
+		name = strings.ToLower(name)
+		sf := filepath.Join(dir, name+".secret")
+		if err := os.WriteFile(sf, []byte(t.Manager.Secret.Reveal()+"\n"), 0o600); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    tenant_id: %s\n    authority_host: %s/\n    graph_url: %s\n    ca_file: %s\n    disable_instance_discovery: true\n",
+			name, t.Tenant.ID, s.URL(), s.GraphURL(), ca)
+		fmt.Fprintf(&b, "    auth:\n      method: client_secret\n      client_id: %s\n      client_secret: file:%s\n", t.Manager.AppID, sf)
+	}
+	b.WriteString(o.extra)
+	path := filepath.Join(dir, "rotor.yaml")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}
