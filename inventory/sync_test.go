@@ -109,4 +109,3 @@ func TestUnknownDeltaLinkFallsBackToFullSync(t *testing.T) {
 	require.False(t, res.Full)
 	require.LessOrEqual(t, res.Pages, 2, "an incremental sync with nothing new reads one page per collection")
 }
-

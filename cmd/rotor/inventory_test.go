@@ -172,4 +172,3 @@ func TestSyncThroughFaultsAndRestart(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, e.simCredentials(t), e.rotorCredentials(t), "a second full sync duplicates nothing")
 }
-
