@@ -1,0 +1,163 @@
+package webhook_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rotorhq/rotor"
+	"github.com/rotorhq/rotor/internal/webhooksig"
+	"github.com/rotorhq/rotor/notify"
+	"github.com/rotorhq/rotor/notify/notifytest"
+	"github.com/rotorhq/rotor/notify/webhook"
+	"github.com/rotorhq/rotor/secret"
+)
+
+const key = "0123456789abcdef-test-signing-key"
+
+var now = time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)
+
+// checkSigned is a receiver as the docs tell users to write one: verify the signature over the
+// raw body and the timestamp, then decode the event.
+func checkSigned(r *http.Request, body []byte) (notifytest.Received, error) {
+	if err := webhooksig.Verify([]byte(key), r.Header.Get(webhooksig.TimestampHeader), r.Header.Get(webhooksig.SignatureHeader),
+		body, now, webhooksig.DefaultTolerance); err != nil {
+		return notifytest.Received{}, fmt.Errorf("signature: %w", err)
+	}
+	var p webhook.Payload
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return notifytest.Received{}, fmt.Errorf("payload: %w", err)
+	}
+	switch {
+	case p.Version != 1:
+		return notifytest.Received{}, fmt.Errorf("version %d", p.Version)
+	case p.ID == "" || p.ID != r.Header.Get(webhook.DeliveryHeader):
+		return notifytest.Received{}, fmt.Errorf("id %q, delivery header %q", p.ID, r.Header.Get(webhook.DeliveryHeader))
+	case p.Type == "" || p.Type != r.Header.Get(webhook.EventHeader):
+		return notifytest.Received{}, fmt.Errorf("type %q, event header %q", p.Type, r.Header.Get(webhook.EventHeader))
+	case p.Title == "" || p.Severity == "":
+		return notifytest.Received{}, fmt.Errorf("no title or severity")
+	}
+	var v any
+	_ = json.Unmarshal(body, &v)
+	return notifytest.Received{Title: p.Title, Text: flatten(v)}, nil
+}
+
+func flatten(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		s := ""
+		for _, e := range x {
+			s += flatten(e)
+		}
+		return s
+	case []any:
+		s := ""
+		for _, e := range x {
+			s += flatten(e)
+		}
+		return s
+	case string:
+		return x + "\n"
+	}
+	return ""
+}
+
+var ok = notifytest.Reply{Status: http.StatusNoContent}
+
+func newNotifier(t *testing.T, url string) *webhook.Notifier {
+	n, err := webhook.New(webhook.Config{URL: secret.New(url), SigningKey: secret.New(key), Clock: clockwork.NewFakeClockAt(now)})
+	require.NoError(t, err)
+	return n
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	notifytest.Run(t, notifytest.Harness{
+		New: func(t *testing.T) (notify.Notifier, notifytest.Receiver) {
+			r := notifytest.NewHTTPReceiver(t, ok, checkSigned)
+			return newNotifier(t, r.URL), r
+		},
+		Unreachable: func(t *testing.T) (notify.Notifier, []string) {
+			url, token := notifytest.ClosedURL(t)
+			return newNotifier(t, url), []string{key, token}
+		},
+	})
+}
+
+func TestPayload(t *testing.T) {
+	t.Parallel()
+	var got webhook.Payload
+	var headers http.Header
+	r := notifytest.NewHTTPReceiver(t, ok, func(req *http.Request, body []byte) (notifytest.Received, error) {
+		headers = req.Header.Clone()
+		require.NoError(t, json.Unmarshal(body, &got))
+		return checkSigned(req, body)
+	})
+	end := now.Add(6 * 24 * time.Hour)
+	m := &notify.Message{ID: "n-1", Secret: secret.New("fake-never-sent"), Event: notify.Event{Type: notify.EventExpiring,
+		Severity: notify.SeverityCritical, At: now, Tenant: "contoso", AppID: "app-1", AppObjectID: "obj-1", AppDisplayName: "billing",
+		OwnerKind: "application", OwnerID: "obj-1", KeyID: "key-1", CredentialKind: "secret", CredentialName: "ci", EndAt: end,
+		Threshold: 7 * 24 * time.Hour, Actor: "rotor"}}
+	require.NoError(t, newNotifier(t, r.URL).Send(t.Context(), m))
+	require.Len(t, r.Received(t), 1)
+	require.Equal(t, webhook.Payload{Version: 1, ID: "n-1", Type: notify.EventExpiring, Severity: notify.SeverityCritical,
+		Title: "Client secret of billing expires within 7 days", At: now, Tenant: "contoso",
+		App:   &webhook.App{ID: "app-1", ObjectID: "obj-1", DisplayName: "billing", OwnerKind: "application", OwnerID: "obj-1"},
+		Cred:  &webhook.Credential{KeyID: "key-1", Kind: "secret", DisplayName: "ci", End: &end, ThresholdSeconds: 7 * 24 * 3600},
+		Actor: "rotor"}, got)
+	require.Equal(t, "1795253400", headers.Get(webhooksig.TimestampHeader), "signed at the notifier's clock")
+	require.Equal(t, "rotor", headers.Get("User-Agent"))
+}
+
+func TestSignatureDetectsTampering(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"version":1}`)
+	ts, sig := webhooksig.Sign([]byte(key), now, body)
+	require.NoError(t, webhooksig.Verify([]byte(key), ts, sig, body, now.Add(time.Minute), webhooksig.DefaultTolerance))
+	tests := map[string]struct {
+		key, ts, sig string
+		body         []byte
+		at           time.Time
+		want         string
+	}{
+		"other body": {key, ts, sig, []byte(`{"version":2}`), now, "does not match"},
+		"other key":  {"another-key-of-16-bytes", ts, sig, body, now, "does not match"},
+		"replayed":   {key, ts, sig, body, now.Add(10 * time.Minute), "replay"},
+		"not a time": {key, "yesterday", sig, body, now, "not a unix time"},
+		"no v1":      {key, ts, "v0=abc", body, now, "does not match"},
+	}
+	for name, tt := range tests {
+		err := webhooksig.Verify([]byte(tt.key), tt.ts, tt.sig, tt.body, tt.at, webhooksig.DefaultTolerance)
+		require.ErrorContains(t, err, tt.want, name)
+	}
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	t.Parallel()
+	r := notifytest.NewHTTPReceiver(t, ok, checkSigned)
+	r.ReplyNext(notifytest.Reply{Status: 401, Body: "bad signature"}, notifytest.Reply{Status: 502})
+	n := newNotifier(t, r.URL)
+	err := n.Send(t.Context(), &notify.Message{ID: "a", Event: notify.Event{Type: notify.EventTest}})
+	require.Equal(t, rotor.ClassPermanent, rotor.ClassOf(err), "%v", err)
+	err = n.Send(t.Context(), &notify.Message{ID: "b", Event: notify.Event{Type: notify.EventTest}})
+	require.Equal(t, rotor.ClassTransient, rotor.ClassOf(err), "%v", err)
+	require.NoError(t, n.Send(t.Context(), &notify.Message{ID: "c", Event: notify.Event{Type: notify.EventTest}}))
+	require.Len(t, r.Received(t), 1)
+}
+
+func TestNewRejects(t *testing.T) {
+	t.Parallel()
+	_, err := webhook.New(webhook.Config{URL: secret.New("https://siem.example.com/rotor"), SigningKey: secret.New("short")})
+	require.ErrorContains(t, err, "at least 16 bytes")
+	_, err = webhook.New(webhook.Config{URL: secret.New("http://siem.example.com/rotor"), SigningKey: secret.New(key)})
+	require.ErrorContains(t, err, "use https")
+}
