@@ -159,7 +159,7 @@ func (t *Template) Render(v *View) (string, error) {
 }
 
 func checkJSON(b []byte) error {
-	var v map[string]any
+	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
@@ -167,6 +167,9 @@ func checkJSON(b []byte) error {
 			return fmt.Errorf("output line %d: %v", line, err)
 		}
 		return err
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return errors.New("the output is not a JSON object")
 	}
 	return nil
 }
