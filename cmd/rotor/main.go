@@ -89,6 +89,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.AddCommand(
 		c.configCmd(),
 		c.migrateCmd(),
+		c.notifyCmd(),
 		c.versionCmd(),
 	)
 	return root

@@ -19,7 +19,9 @@ type Config struct {
 	URL secret.Value
 	// Template renders the message ({"text": ..., "blocks": [...]}); nil uses the built-in one.
 	Template *notify.Template
-	// HTTPClient sends the request; nil uses post.HTTPClient("").
+	// CAFile adds PEM certificates to trust for the receiver's certificate.
+	CAFile string
+	// HTTPClient sends the request; nil means a client of rotor's (no redirects, CAFile trusted).
 	HTTPClient *http.Client
 }
 
@@ -45,8 +47,8 @@ func New(cfg Config) (*Notifier, error) {
 		return nil, fmt.Errorf("slack: template is a %s template", n.tmpl.Kind())
 	}
 	if n.client == nil {
-		if n.client, err = post.HTTPClient(""); err != nil {
-			return nil, err
+		if n.client, err = post.HTTPClient(cfg.CAFile); err != nil {
+			return nil, fmt.Errorf("%s: %w", "slack", err)
 		}
 	}
 	return n, nil

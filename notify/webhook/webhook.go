@@ -35,7 +35,10 @@ type Config struct {
 	// SigningKey signs every request; receivers verify with the same key. Required.
 	SigningKey secret.Value
 	// Clock stamps signatures (default: the real clock).
-	Clock      clockwork.Clock
+	Clock clockwork.Clock
+	// CAFile adds PEM certificates to trust for the receiver's certificate.
+	CAFile string
+	// HTTPClient sends the request; nil means a client of rotor's (no redirects, CAFile trusted).
 	HTTPClient *http.Client
 }
 
@@ -63,8 +66,8 @@ func New(cfg Config) (*Notifier, error) {
 		n.clock = clockwork.NewRealClock()
 	}
 	if n.client == nil {
-		if n.client, err = post.HTTPClient(""); err != nil {
-			return nil, err
+		if n.client, err = post.HTTPClient(cfg.CAFile); err != nil {
+			return nil, fmt.Errorf("%s: %w", "webhook", err)
 		}
 	}
 	return n, nil

@@ -3,8 +3,12 @@ package webhook_test
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -160,4 +164,26 @@ func TestNewRejects(t *testing.T) {
 	require.ErrorContains(t, err, "at least 16 bytes")
 	_, err = webhook.New(webhook.Config{URL: secret.New("http://siem.example.com/rotor"), SigningKey: secret.New(key)})
 	require.ErrorContains(t, err, "use https")
+}
+
+func TestCAFileTrustsAPrivateCA(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+	m := &notify.Message{ID: "x", Event: notify.Event{Type: notify.EventTest}}
+
+	n, err := webhook.New(webhook.Config{URL: secret.New(srv.URL + "/hook"), SigningKey: secret.New(key)})
+	require.NoError(t, err)
+	err = n.Send(t.Context(), m)
+	require.Error(t, err)
+	require.Equal(t, rotor.ClassPermanent, rotor.ClassOf(err), "an untrusted certificate does not fix itself: %v", err)
+
+	n, err = webhook.New(webhook.Config{URL: secret.New(srv.URL + "/hook"), SigningKey: secret.New(key), CAFile: caFile})
+	require.NoError(t, err)
+	require.NoError(t, n.Send(t.Context(), m))
+
+	_, err = webhook.New(webhook.Config{URL: secret.New(srv.URL), SigningKey: secret.New(key), CAFile: "/nonexistent/ca.pem"})
+	require.ErrorContains(t, err, "webhook: ca_file")
 }
