@@ -30,6 +30,7 @@ CREATE UNIQUE INDEX notifications_dedupe_key ON notifications (dedupe_key);
 CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE status IN ('pending', 'retrying');
 CREATE INDEX notifications_created ON notifications (created_at, id);
 CREATE INDEX notifications_status ON notifications (status, created_at);
+CREATE INDEX notifications_route ON notifications (route, event, created_at);
 
 -- Where the dispatcher (and each digest) stopped reading the audit trail.
 CREATE TABLE notification_cursors (
