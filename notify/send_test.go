@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,8 +142,11 @@ func TestOwnersAndSecretAreAddedAtSendTime(t *testing.T) {
 	c := b.secret(t, app, t0.Add(100*day))
 	r := b.rotation(t, b.binding(t, c, "standard"), rotor.RotationDeploying)
 	const value = "fake-rotated-value-for-test"
+	var mu sync.Mutex
 	var asked []string
 	owners := notify.OwnerMailsFunc(func(_ context.Context, tenant, objectID string) ([]string, error) {
+		mu.Lock() // senders call it concurrently
+		defer mu.Unlock()
 		asked = append(asked, tenant+"/"+objectID)
 		if objectID != app.ID {
 			return nil, nil
@@ -184,10 +189,9 @@ func TestOwnersAndSecretAreAddedAtSendTime(t *testing.T) {
 func TestOwnerLookupFailureIsRetried(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	calls := 0
+	var calls atomic.Int32
 	owners := notify.OwnerMailsFunc(func(context.Context, string, string) ([]string, error) {
-		calls++
-		if calls == 1 {
+		if calls.Add(1) == 1 {
 			return nil, errors.New("store: database is locked")
 		}
 		return []string{"owner@example.com"}, nil

@@ -19,6 +19,7 @@ import (
 
 // OwnerMails returns the mail addresses of an application's owners. The wiring provides it from
 // the inventory; an app without owners (or whose owners have no mail) returns none and no error.
+// It is called by concurrent senders: it must be safe for concurrent use and honour ctx.
 type OwnerMails interface {
 	OwnerMails(ctx context.Context, tenant, appObjectID string) ([]string, error)
 }
@@ -32,7 +33,8 @@ func (f OwnerMailsFunc) OwnerMails(ctx context.Context, tenant, appObjectID stri
 }
 
 // SecretSource opens the new secret a rotation created, for routes with include_secret. It
-// returns an error wrapping rotor.ErrNotFound when the rotation stored none.
+// returns an error wrapping rotor.ErrNotFound when the rotation stored none. It must be safe for
+// concurrent use.
 type SecretSource interface {
 	RotationSecret(ctx context.Context, rotationID string) (secret.Value, error)
 }
