@@ -25,6 +25,7 @@ type Store interface {
 	AuditStore
 	AgentStore
 	LeaseStore
+	NotificationStore
 }
 
 // TenantStore keeps the tenants rotor connects to and their sync cursors.

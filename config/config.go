@@ -31,7 +31,10 @@ type Config struct {
 	Encryption Encryption `yaml:"encryption"`
 	Rotation   Rotation   `yaml:"rotation"`
 	Policies   []Policy   `yaml:"policies"`
-	Server     Server     `yaml:"server"`
+	// Notifiers deliver notifications; Notifications route events to them (docs/notifications.md).
+	Notifiers     []Notifier    `yaml:"notifiers"`
+	Notifications Notifications `yaml:"notifications"`
+	Server        Server        `yaml:"server"`
 }
 
 // Server configures rotor serve's HTTP listener.
@@ -156,6 +159,7 @@ func Parse(name string, b []byte, opts Options) (*Config, error) {
 	d := NewDecoder(opts.LookupEnv)
 	var c Config
 	d.Decode(&root, &c, "")
+	c.decodeNotifiers(d)
 	c.applyDefaults()
 	c.expandSteps(d)
 	c.validate(d, opts.Steps)
@@ -218,6 +222,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Policies {
 		c.Policies[i].applyDefaults()
 	}
+	c.applyNotifyDefaults()
 }
 
 var (
@@ -292,6 +297,7 @@ func (c *Config) validate(d *Decoder, steps StepChecker) {
 		pnames[p.Name] = i
 		p.validate(d, at, tenants, steps)
 	}
+	c.validateNotify(d, tenants)
 }
 
 // expandSteps expands ${...} in the steps' own settings now, while the environment is at hand:

@@ -104,6 +104,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.serveCmd(),
 		c.simCmd(),
 		c.auditCmd(),
+		c.notifyCmd(),
 		c.versionCmd(),
 	)
 	return root

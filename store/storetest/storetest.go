@@ -70,6 +70,14 @@ func Run(t *testing.T, h Harness) {
 		"Lease":                        testLease,
 		"Agent":                        testAgent,
 		"TimePrecision":                testTimePrecision,
+		"NotificationInsertOnce":       testNotificationInsertOnce,
+		"NotificationInsertConcurrent": testNotificationInsertConcurrent,
+		"NotificationClaimAndFence":    testNotificationClaimAndFence,
+		"NotificationClaimConcurrent":  testNotificationClaimConcurrent,
+		"NotificationList":             testNotificationList,
+		"NotificationRetryAndPrune":    testNotificationRetryAndPrune,
+		"NotifyCursor":                 testNotifyCursor,
+		"NotificationThreshold":        testNotificationThreshold,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
