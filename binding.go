@@ -86,7 +86,29 @@ type Policy struct {
 	// MaxConcurrentPerTenant bounds rotations in flight per tenant under this policy.
 	MaxConcurrentPerTenant int
 
+	// Select, when set, makes rotor bind the applications it matches; Adopt says which existing
+	// secret such a binding takes over: AdoptNone (create a new one), AdoptOnly (the app's only
+	// secret, else none is bound) or AdoptNewest (the secret that ends last).
+	Select *Selector
+	Adopt  string
+
 	Steps []StepSpec
+}
+
+// Adopt choices for bindings a policy's selector creates.
+const (
+	AdoptNone   = "none"
+	AdoptOnly   = "only"
+	AdoptNewest = "newest"
+)
+
+// Selector chooses applications. Every given criterion must hold; within one list any entry may
+// match. DisplayNames are glob patterns (path.Match).
+type Selector struct {
+	Tenants      []string
+	DisplayNames []string
+	AppIDs       []string
+	Tags         []string
 }
 
 // MaintenanceWindow is a recurring period in which scheduled rotations may start.

@@ -33,7 +33,7 @@ type App struct {
 	Tags           []string
 	CreatedAt      time.Time // createdDateTime in Entra; zero when unknown
 	DeletedAt      time.Time // when rotor saw it deleted; zero while it exists
-	SyncedAt       time.Time // when rotor last saw it
+	SyncedAt       time.Time // when a sync last recorded a change to it
 }
 
 // ServicePrincipal is an application's instance in a tenant. It can hold credentials of its own,
@@ -91,10 +91,13 @@ type Credential struct {
 	Subject    string
 	Issuer     string
 
-	FirstSeenAt time.Time
-	LastSeenAt  time.Time
+	FirstSeenAt time.Time // when rotor first recorded it
+	UpdatedAt   time.Time // when rotor last recorded a change to it
 	RemovedAt   time.Time // when rotor saw it gone from Entra; zero while present
 	RemovedBy   string    // "rotor" when a rotor cleanup removed it, empty otherwise
+
+	// OwnerName is the owner's display name, filled by the store on reads.
+	OwnerName string
 }
 
 // Removed reports whether the credential no longer exists in Entra.

@@ -54,3 +54,9 @@ type Verifier interface {
 	// permanent.
 	Verify(ctx context.Context, tenantID, clientID, scope string, value secret.Value) error
 }
+
+// WriteChecker is a Directory that can tell, without writing, whether rotor may change an
+// owner's credentials (permissions, ownership). Preflights use it.
+type WriteChecker interface {
+	CheckWrite(ctx context.Context, owner OwnerRef) error
+}

@@ -52,6 +52,7 @@ type SyncCursor struct {
 
 // InventoryStore keeps what rotor discovered in each tenant: metadata only, never secret values.
 type InventoryStore interface {
+	// AppUpsertBatch stores applications; unchanged ones are not written.
 	AppUpsertBatch(ctx context.Context, apps []*App) error
 	AppGet(ctx context.Context, tenant, id string) (*App, error)
 	// AppFind finds live applications whose object id, client id or display name equals query.
@@ -61,16 +62,23 @@ type InventoryStore interface {
 	// It returns the credentials it marked removed.
 	AppMarkDeleted(ctx context.Context, p *ObjectMarkDeletedParams) ([]*Credential, error)
 
+	// ServicePrincipalUpsertBatch stores service principals; unchanged ones are not written.
 	ServicePrincipalUpsertBatch(ctx context.Context, sps []*ServicePrincipal) error
+	// InventoryObjectIDs returns the ids of a tenant's live applications or service principals.
+	InventoryObjectIDs(ctx context.Context, tenant string, kind OwnerKind) ([]string, error)
 	ServicePrincipalGet(ctx context.Context, tenant, id string) (*ServicePrincipal, error)
 	ServicePrincipalMarkDeleted(ctx context.Context, p *ObjectMarkDeletedParams) ([]*Credential, error)
 
 	// CredentialSyncOwners makes the stored credentials of each owner equal to the set given: new
-	// ones are inserted, present ones updated, missing ones marked removed. It returns what was
-	// added and removed, so that changes made outside rotor can be recorded.
+	// ones are inserted, changed ones updated (unchanged ones are not written), missing ones marked
+	// removed. It returns what was added and removed, so that changes made outside rotor can be
+	// recorded.
 	CredentialSyncOwners(ctx context.Context, p *CredentialSyncOwnersParams) (*CredentialDiff, error)
 	CredentialGet(ctx context.Context, tenant, keyID string) (*Credential, error)
 	CredentialList(ctx context.Context, p *CredentialListParams) ([]*Credential, error)
+	// CredentialPut records one credential rotor created, leaving the owner's others alone; it
+	// sets FirstSeenAt and UpdatedAt to now for a new one.
+	CredentialPut(ctx context.Context, c *Credential, now time.Time) error
 	// CredentialMarkRemoved records that rotor removed a credential (cleanup).
 	CredentialMarkRemoved(ctx context.Context, p *CredentialMarkRemovedParams) error
 }
@@ -100,12 +108,15 @@ type ObjectMarkDeletedParams struct {
 	At     time.Time
 }
 
-// OwnerCredentials is the full current set of one owner's credentials.
+// OwnerCredentials is the full current set of one owner's credentials of the given kinds.
 type OwnerCredentials struct {
 	OwnerKind   OwnerKind
 	OwnerID     string
 	AppID       string
 	Credentials []*Credential
+	// Kinds the set is complete for; nil means every kind. A delta that reports only an owner's
+	// passwordCredentials leaves its certificates alone.
+	Kinds []CredentialKind
 }
 
 // CredentialSyncOwnersParams carries the owners seen in one sync batch.
@@ -124,6 +135,7 @@ type CredentialDiff struct {
 // CredentialListParams filters credentials. Zero fields do not filter.
 type CredentialListParams struct {
 	Tenant         string
+	OwnerKind      OwnerKind
 	OwnerID        string
 	AppID          string
 	Kind           CredentialKind

@@ -54,7 +54,6 @@ type Selector struct {
 	DisplayNames []string `yaml:"display_names"` // glob patterns: payroll-*, *-prod
 	AppIDs       []string `yaml:"app_ids"`
 	Tags         []string `yaml:"tags"`
-	Owners       []string `yaml:"owners"` // owner user principal names, mails or object ids
 }
 
 // Step is one deployment step: its common fields, and the settings of its type inline.
@@ -272,6 +271,10 @@ func (p *Policy) Domain() (*rotor.Policy, error) {
 		GracePeriod: p.GracePeriod.D(), Jitter: p.Jitter.D(), EmergencyWithin: p.EmergencyWithin.D(),
 		Verify:                 rotor.VerifySettings{Successes: p.Verify.Successes, Interval: p.Verify.Interval.D(), Timeout: p.Verify.Timeout.D(), Scope: p.Verify.Scope},
 		MaxConcurrentPerTenant: p.MaxConcurrentPerTenant,
+		Adopt:                  p.Adopt,
+	}
+	if sel := p.Select; sel != nil {
+		out.Select = &rotor.Selector{Tenants: sel.Tenants, DisplayNames: sel.DisplayNames, AppIDs: sel.AppIDs, Tags: sel.Tags}
 	}
 	for _, w := range p.Windows {
 		out.Windows = append(out.Windows, rotor.MaintenanceWindow{Cron: w.Cron, Duration: w.Duration.D(), TimeZone: w.TimeZone})

@@ -67,6 +67,7 @@ type Call struct {
 // Client calls Microsoft Graph. It is safe for concurrent use.
 type Client struct {
 	base  *url.URL
+	cred  azcore.TokenCredential
 	pl    runtime.Pipeline
 	opts  Options
 	clock clockwork.Clock
@@ -110,7 +111,7 @@ func New(baseURL string, cred azcore.TokenCredential, opts Options) (*Client, er
 		// Loopback endpoints (a local test service) may be plain http; anything else must be https.
 		InsecureAllowCredentialWithHTTP: u.Scheme == "http" && isLoopback(u.Hostname()),
 	})
-	return &Client{base: u, pl: pl, opts: opts, clock: opts.Clock, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}, nil
+	return &Client{base: u, cred: cred, pl: pl, opts: opts, clock: opts.Clock, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}, nil
 }
 
 func isLoopback(host string) bool {

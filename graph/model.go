@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/rotorhq/rotor/secret"
@@ -118,6 +117,3 @@ type page[T any] struct {
 	DeltaLink string `json:"@odata.deltaLink"`
 	Count     *int   `json:"@odata.count"`
 }
-
-// rawPage is a page whose items are decoded later.
-type rawPage = page[json.RawMessage]

@@ -34,7 +34,7 @@ func (c *cli) configValidateCmd() *cobra.Command {
 			if file == "" {
 				file = c.configPath
 			}
-			cfg, err := config.Load(file, config.Options{LookupEnv: c.lookupEnv})
+			cfg, err := config.Load(file, config.Options{LookupEnv: c.lookupEnv, Steps: c.stepRegistry().Check})
 			if err != nil {
 				var ce *config.Error
 				if errors.As(err, &ce) {
@@ -53,7 +53,11 @@ func (c *cli) configValidateCmd() *cobra.Command {
 // loadConfig reads the configuration named by --config. The file's log settings apply unless the
 // --log-level or --log-format flags were given.
 func (c *cli) loadConfig(cmd *cobra.Command) (*config.Config, error) {
-	cfg, err := config.Load(c.configPath, config.Options{LookupEnv: c.lookupEnv})
+	return c.loadConfigWith(cmd, c.stepRegistry().Check)
+}
+
+func (c *cli) loadConfigWith(cmd *cobra.Command, steps config.StepChecker) (*config.Config, error) {
+	cfg, err := config.Load(c.configPath, config.Options{LookupEnv: c.lookupEnv, Steps: steps})
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {

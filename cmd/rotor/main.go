@@ -89,6 +89,10 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.AddCommand(
 		c.configCmd(),
 		c.migrateCmd(),
+		c.syncCmd(),
+		c.lsCmd(),
+		c.showCmd(),
+		c.tenantCmd(),
 		c.versionCmd(),
 	)
 	return root

@@ -2,11 +2,206 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"sort"
+	"sync"
 
+	"github.com/spf13/cobra"
+
+	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/config"
+	"github.com/rotorhq/rotor/inventory"
+	"github.com/rotorhq/rotor/runner"
+	"github.com/rotorhq/rotor/seal"
 	"github.com/rotorhq/rotor/store/sqlstore"
+	"github.com/rotorhq/rotor/target"
+	"github.com/rotorhq/rotor/tenant"
+	"github.com/rotorhq/rotor/verify"
 )
+
+// app is what commands share once the configuration is loaded: the store, one connection per
+// tenant, the step types, the keyring and the policies. Everything is wired here, explicitly.
+type app struct {
+	cli      *cli
+	cfg      *config.Config
+	store    *sqlstore.Store
+	tenants  map[string]*tenant.Conn
+	registry target.Registry
+	keyring  *seal.Keyring // nil when no encryption key is configured
+	policies map[string]*rotor.Policy
+
+	limMu    sync.Mutex
+	limiters map[string]*runner.WriteLimiter
+}
+
+// stepRegistry returns the deployment step types rotor knows.
+func (c *cli) stepRegistry() target.Registry {
+	return target.Registry{}
+}
+
+// openApp loads the configuration, opens (and migrates) the store, records the configured
+// tenants in it and connects to them. The caller closes it.
+func (c *cli) openApp(cmd *cobra.Command) (*app, error) {
+	reg := c.stepRegistry()
+	cfg, err := c.loadConfigWith(cmd, reg.Check)
+	if err != nil {
+		return nil, err
+	}
+	ctx := cmd.Context()
+	st, err := c.openStore(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cli: c, cfg: cfg, store: st, registry: reg, tenants: map[string]*tenant.Conn{}, policies: map[string]*rotor.Policy{}}
+	if err := a.init(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) init(ctx context.Context) error {
+	now := a.cli.clock.Now()
+	for _, t := range a.cfg.Tenants {
+		if err := a.store.TenantUpsert(ctx, &rotor.Tenant{Name: t.Name, TenantID: t.TenantID, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock})
+		if err != nil {
+			return err
+		}
+		a.tenants[t.Name] = conn
+	}
+	for i := range a.cfg.Policies {
+		p, err := a.cfg.Policies[i].Domain()
+		if err != nil {
+			return err
+		}
+		a.policies[p.Name] = p
+	}
+	if !a.cfg.Encryption.Key.IsZero() {
+		kr, err := keyring(a.cfg.Encryption, a.cli.lookupEnv)
+		if err != nil {
+			return err
+		}
+		a.keyring = kr
+	}
+	return nil
+}
+
+// keyring loads the key encryption keys of the configuration.
+func keyring(e config.Encryption, lookupEnv func(string) (string, bool)) (*seal.Keyring, error) {
+	v, err := e.Key.Resolve(lookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("encryption.key: %w", err)
+	}
+	cur, err := seal.ParseKEK(v)
+	if err != nil {
+		return nil, fmt.Errorf("encryption.key: %w", err)
+	}
+	var old []*seal.KEK
+	for i, ref := range e.OldKeys {
+		v, err := ref.Resolve(lookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("encryption.old_keys[%d]: %w", i, err)
+		}
+		k, err := seal.ParseKEK(v)
+		if err != nil {
+			return nil, fmt.Errorf("encryption.old_keys[%d]: %w", i, err)
+		}
+		old = append(old, k)
+	}
+	return seal.NewKeyring(cur, old...), nil
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+// conn returns the connection of the tenant called name.
+func (a *app) conn(name string) (*tenant.Conn, error) {
+	t, ok := a.tenants[name]
+	if !ok {
+		names := make([]string, 0, len(a.tenants))
+		for n := range a.tenants {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("no tenant %q in the configuration (tenants: %v)", name, names)
+	}
+	return t, nil
+}
+
+// tenantNames returns the configured tenants, or only the one asked for.
+func (a *app) tenantNames(only string) ([]string, error) {
+	if only != "" {
+		if _, err := a.conn(only); err != nil {
+			return nil, err
+		}
+		return []string{only}, nil
+	}
+	var out []string
+	for _, t := range a.cfg.Tenants {
+		out = append(out, t.Name)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no tenants in the configuration")
+	}
+	return out, nil
+}
+
+func (a *app) syncer() *inventory.Syncer {
+	return &inventory.Syncer{Store: a.store, Clock: a.cli.clock, Log: a.cli.log, Reader: func(name string) (inventory.Reader, error) {
+		t, err := a.conn(name)
+		if err != nil {
+			return nil, err
+		}
+		return t.Graph, nil
+	}}
+}
+
+func (a *app) view() *inventory.View {
+	return &inventory.View{Store: a.store, Thresholds: a.cfg.Thresholds.Lifecycle()}
+}
+
+// engine builds the rotation engine; it needs the encryption key.
+func (a *app) engine() (*runner.Engine, error) {
+	if a.keyring == nil {
+		return nil, errors.New("encryption.key is not configured: rotor seals new secrets with it (generate one with rotor keys generate)")
+	}
+	host, _ := os.Hostname()
+	r := a.cfg.Rotation
+	return runner.New(runner.Config{
+		Store: a.store, Clock: a.cli.clock, Keyring: a.keyring, Log: a.cli.log,
+		Directory: func(name string) (rotor.Directory, error) {
+			t, err := a.conn(name)
+			if err != nil {
+				return nil, err
+			}
+			return t.Directory, nil
+		},
+		Verifier: verify.New(func(tenantID string) (verify.Endpoint, error) {
+			for _, t := range a.tenants {
+				if t.Config.TenantID == tenantID {
+					return t.Endpoint(), nil
+				}
+			}
+			return verify.Endpoint{}, fmt.Errorf("no configured tenant has directory id %s", tenantID)
+		}),
+		Target: func(_ string, spec rotor.StepSpec) (rotor.Target, error) { return a.registry.Build(spec) },
+		Policy: func(name string) (*rotor.Policy, error) {
+			p, ok := a.policies[name]
+			if !ok {
+				return nil, fmt.Errorf("no policy %q in the configuration: %w", name, rotor.ErrNotFound)
+			}
+			return p, nil
+		},
+		WriteLimiter: a.writeLimiter,
+		Worker:       fmt.Sprintf("%s/%d", host, os.Getpid()),
+		Workers:      r.Workers, LeaseFor: r.Lease.D(), MaxAttempts: r.MaxAttempts,
+		BackoffBase: r.BackoffBase.D(), BackoffMax: r.BackoffMax.D(),
+	})
+}
 
 // openStore opens the configured store, applying pending migrations when migrate is true.
 func (c *cli) openStore(ctx context.Context, cfg *config.Config, migrate bool) (*sqlstore.Store, error) {
@@ -17,4 +212,19 @@ func (c *cli) openStore(ctx context.Context, cfg *config.Config, migrate bool) (
 	default:
 		return nil, fmt.Errorf("store.driver %q is not supported by this build", cfg.Store.Driver)
 	}
+}
+
+// writeLimiter returns the tenant's Graph write limiter, one per tenant for the process.
+func (a *app) writeLimiter(name string) runner.Limiter {
+	a.limMu.Lock()
+	defer a.limMu.Unlock()
+	if a.limiters == nil {
+		a.limiters = map[string]*runner.WriteLimiter{}
+	}
+	l, ok := a.limiters[name]
+	if !ok {
+		l = runner.NewWriteLimiter(a.cli.clock, a.cfg.Rotation.WriteQuotaShare)
+		a.limiters[name] = l
+	}
+	return l
 }

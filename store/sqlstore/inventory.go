@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rotorhq/rotor"
 )
@@ -40,27 +41,88 @@ func tagsText(tags []string) string {
 	return jsonText(tags)
 }
 
-// AppUpsertBatch implements rotor.InventoryStore. An app seen again after deletion is live again.
+// AppUpsertBatch implements rotor.InventoryStore. An app seen again after deletion is live
+// again; an app whose stored row already says the same is not written.
 func (s *Store) AppUpsertBatch(ctx context.Context, apps []*rotor.App) error {
 	return s.inTx(ctx, func(tx *Store) error {
-		stmt, err := tx.tx.PrepareContext(ctx, tx.d.rebind(`INSERT INTO applications (`+appCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
-			ON CONFLICT (tenant, id) DO UPDATE SET app_id = excluded.app_id, display_name = excluded.display_name,
-				sign_in_audience = excluded.sign_in_audience, tags = excluded.tags,
-				created_at = excluded.created_at, deleted_at = 0, synced_at = excluded.synced_at`))
-		if err != nil {
-			return fmt.Errorf("prepare application upsert: %w", err)
-		}
-		defer stmt.Close()
-		for _, a := range apps {
-			if _, err := stmt.ExecContext(ctx, a.Tenant, a.ID, a.AppID, a.DisplayName, a.SignInAudience,
-				tagsText(a.Tags), us(a.CreatedAt), us(a.SyncedAt)); err != nil {
-				return fmt.Errorf("upsert application %s/%s: %w", a.Tenant, a.ID, err)
+		for start := 0; start < len(apps); start += inBatch {
+			batch := apps[start:min(start+inBatch, len(apps))]
+			stored, err := tx.appsByID(ctx, batch)
+			if err != nil {
+				return err
+			}
+			var rows [][]any
+			for _, a := range batch {
+				tags := tagsText(a.Tags)
+				if old, ok := stored[a.Tenant+"/"+a.ID]; ok && old.AppID == a.AppID && old.DisplayName == a.DisplayName &&
+					old.SignInAudience == a.SignInAudience && tagsText(old.Tags) == tags && old.CreatedAt.Equal(tm(us(a.CreatedAt))) && old.DeletedAt.IsZero() {
+					continue
+				}
+				rows = append(rows, []any{a.Tenant, a.ID, a.AppID, a.DisplayName, a.SignInAudience, tags, us(a.CreatedAt), 0, us(a.SyncedAt)})
+			}
+			if err := tx.execRows(ctx, `INSERT INTO applications (`+appCols+`) VALUES `, `
+				ON CONFLICT (tenant, id) DO UPDATE SET app_id = excluded.app_id, display_name = excluded.display_name,
+					sign_in_audience = excluded.sign_in_audience, tags = excluded.tags,
+					created_at = excluded.created_at, deleted_at = 0, synced_at = excluded.synced_at`, rows); err != nil {
+				return fmt.Errorf("upsert applications: %w", err)
 			}
 		}
 		return nil
 	})
 }
+
+// inBatch bounds the ids in one IN (...) list.
+const inBatch = 500
+
+func (s *Store) appsByID(ctx context.Context, apps []*rotor.App) (map[string]*rotor.App, error) {
+	if len(apps) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(apps)+1)
+	args = append(args, apps[0].Tenant)
+	for _, a := range apps {
+		args = append(args, a.ID)
+	}
+	stored, err := queryAll(ctx, s, scanApp, `SELECT `+appCols+` FROM applications WHERE tenant = ? AND id IN (`+placeholders(len(apps))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read stored applications: %w", err)
+	}
+	m := make(map[string]*rotor.App, len(stored))
+	for _, a := range stored {
+		m[a.Tenant+"/"+a.ID] = a
+	}
+	return m, nil
+}
+
+// execRows runs head + VALUES (...),(...) + tail over rows, several rows per statement.
+func (s *Store) execRows(ctx context.Context, head, tail string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	cols := len(rows[0])
+	per := max(1, 16000/cols) // under SQLite's and PostgreSQL's limits on parameters
+	row := "(" + placeholders(cols) + ")"
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(start+per, len(rows))]
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, len(chunk)*cols)
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(row)
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		if _, err := s.exec(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
 // AppGet implements rotor.InventoryStore.
 func (s *Store) AppGet(ctx context.Context, tenant, id string) (*rotor.App, error) {
@@ -186,24 +248,57 @@ func scanServicePrincipal(sc interface{ Scan(...any) error }) (*rotor.ServicePri
 // ServicePrincipalUpsertBatch implements rotor.InventoryStore.
 func (s *Store) ServicePrincipalUpsertBatch(ctx context.Context, sps []*rotor.ServicePrincipal) error {
 	return s.inTx(ctx, func(tx *Store) error {
-		stmt, err := tx.tx.PrepareContext(ctx, tx.d.rebind(`INSERT INTO service_principals (`+spCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
-			ON CONFLICT (tenant, id) DO UPDATE SET app_id = excluded.app_id, display_name = excluded.display_name,
-				app_owner_organization_id = excluded.app_owner_organization_id,
-				service_principal_type = excluded.service_principal_type, tags = excluded.tags,
-				deleted_at = 0, synced_at = excluded.synced_at`))
-		if err != nil {
-			return fmt.Errorf("prepare service principal upsert: %w", err)
-		}
-		defer stmt.Close()
-		for _, sp := range sps {
-			if _, err := stmt.ExecContext(ctx, sp.Tenant, sp.ID, sp.AppID, sp.DisplayName, sp.AppOwnerOrganizationID,
-				sp.ServicePrincipalType, tagsText(sp.Tags), us(sp.SyncedAt)); err != nil {
-				return fmt.Errorf("upsert service principal %s/%s: %w", sp.Tenant, sp.ID, err)
+		for start := 0; start < len(sps); start += inBatch {
+			batch := sps[start:min(start+inBatch, len(sps))]
+			args := make([]any, 0, len(batch)+1)
+			args = append(args, batch[0].Tenant)
+			for _, sp := range batch {
+				args = append(args, sp.ID)
+			}
+			stored, err := queryAll(ctx, tx, scanServicePrincipal, `SELECT `+spCols+` FROM service_principals WHERE tenant = ? AND id IN (`+placeholders(len(batch))+`)`, args...)
+			if err != nil {
+				return fmt.Errorf("read stored service principals: %w", err)
+			}
+			old := make(map[string]*rotor.ServicePrincipal, len(stored))
+			for _, sp := range stored {
+				old[sp.Tenant+"/"+sp.ID] = sp
+			}
+			var rows [][]any
+			for _, sp := range batch {
+				tags := tagsText(sp.Tags)
+				if o, ok := old[sp.Tenant+"/"+sp.ID]; ok && o.AppID == sp.AppID && o.DisplayName == sp.DisplayName &&
+					o.AppOwnerOrganizationID == sp.AppOwnerOrganizationID && o.ServicePrincipalType == sp.ServicePrincipalType &&
+					tagsText(o.Tags) == tags && o.DeletedAt.IsZero() {
+					continue
+				}
+				rows = append(rows, []any{sp.Tenant, sp.ID, sp.AppID, sp.DisplayName, sp.AppOwnerOrganizationID, sp.ServicePrincipalType, tags, 0, us(sp.SyncedAt)})
+			}
+			if err := tx.execRows(ctx, `INSERT INTO service_principals (`+spCols+`) VALUES `, `
+				ON CONFLICT (tenant, id) DO UPDATE SET app_id = excluded.app_id, display_name = excluded.display_name,
+					app_owner_organization_id = excluded.app_owner_organization_id,
+					service_principal_type = excluded.service_principal_type, tags = excluded.tags,
+					deleted_at = 0, synced_at = excluded.synced_at`, rows); err != nil {
+				return fmt.Errorf("upsert service principals: %w", err)
 			}
 		}
 		return nil
 	})
+}
+
+// InventoryObjectIDs implements rotor.InventoryStore.
+func (s *Store) InventoryObjectIDs(ctx context.Context, tenant string, kind rotor.OwnerKind) ([]string, error) {
+	table := "applications"
+	if kind == rotor.OwnerServicePrincipal {
+		table = "service_principals"
+	}
+	ids, err := queryAll(ctx, s, func(sc interface{ Scan(...any) error }) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	}, `SELECT id FROM `+table+` WHERE tenant = ? AND deleted_at = 0`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list %s of %s: %w", table, tenant, err)
+	}
+	return ids, nil
 }
 
 // ServicePrincipalGet implements rotor.InventoryStore.
@@ -216,71 +311,103 @@ func (s *Store) ServicePrincipalGet(ctx context.Context, tenant, id string) (*ro
 }
 
 const credentialCols = `tenant, key_id, kind, owner_kind, owner_id, app_id, display_name, hint, start_at, end_at,
-	thumbprint, usage, key_type, subject, issuer, first_seen_at, last_seen_at, removed_at, removed_by`
+	thumbprint, usage, key_type, subject, issuer, first_seen_at, updated_at, removed_at, removed_by`
 
-func scanCredential(sc interface{ Scan(...any) error }) (*rotor.Credential, error) {
+// credentialView selects a credential with its owner's display name.
+const credentialView = `SELECT c.tenant, c.key_id, c.kind, c.owner_kind, c.owner_id, c.app_id, c.display_name, c.hint,
+	c.start_at, c.end_at, c.thumbprint, c.usage, c.key_type, c.subject, c.issuer, c.first_seen_at, c.updated_at,
+	c.removed_at, c.removed_by, COALESCE(a.display_name, sp.display_name, '')
+	FROM credentials c
+	LEFT JOIN applications a ON c.owner_kind = 'application' AND a.tenant = c.tenant AND a.id = c.owner_id
+	LEFT JOIN service_principals sp ON c.owner_kind = 'servicePrincipal' AND sp.tenant = c.tenant AND sp.id = c.owner_id`
+
+func scanCredentialView(sc interface{ Scan(...any) error }) (*rotor.Credential, error) {
 	var c rotor.Credential
-	var start, end, first, last, removed int64
+	var start, end, first, updated, removed int64
 	if err := sc.Scan(&c.Tenant, &c.KeyID, &c.Kind, &c.OwnerKind, &c.OwnerID, &c.AppID, &c.DisplayName, &c.Hint,
-		&start, &end, &c.Thumbprint, &c.Usage, &c.KeyType, &c.Subject, &c.Issuer, &first, &last, &removed, &c.RemovedBy); err != nil {
+		&start, &end, &c.Thumbprint, &c.Usage, &c.KeyType, &c.Subject, &c.Issuer, &first, &updated, &removed, &c.RemovedBy, &c.OwnerName); err != nil {
 		return nil, err
 	}
-	c.StartAt, c.EndAt, c.FirstSeenAt, c.LastSeenAt, c.RemovedAt = tm(start), tm(end), tm(first), tm(last), tm(removed)
+	c.StartAt, c.EndAt, c.FirstSeenAt, c.UpdatedAt, c.RemovedAt = tm(start), tm(end), tm(first), tm(updated), tm(removed)
 	return &c, nil
 }
 
-// credentialSyncBatch bounds the owners looked up in one IN (...) list.
-const credentialSyncBatch = 500
+func scanCredential(sc interface{ Scan(...any) error }) (*rotor.Credential, error) {
+	var c rotor.Credential
+	var start, end, first, updated, removed int64
+	if err := sc.Scan(&c.Tenant, &c.KeyID, &c.Kind, &c.OwnerKind, &c.OwnerID, &c.AppID, &c.DisplayName, &c.Hint,
+		&start, &end, &c.Thumbprint, &c.Usage, &c.KeyType, &c.Subject, &c.Issuer, &first, &updated, &removed, &c.RemovedBy); err != nil {
+		return nil, err
+	}
+	c.StartAt, c.EndAt, c.FirstSeenAt, c.UpdatedAt, c.RemovedAt = tm(start), tm(end), tm(first), tm(updated), tm(removed)
+	return &c, nil
+}
+
+// sameCredential reports whether stored already holds what c says.
+func sameCredential(stored, c *rotor.Credential, o rotor.OwnerCredentials) bool {
+	return stored.Kind == c.Kind && stored.OwnerKind == o.OwnerKind && stored.OwnerID == o.OwnerID && stored.AppID == o.AppID &&
+		stored.DisplayName == c.DisplayName && stored.Hint == c.Hint && stored.StartAt.Equal(tm(us(c.StartAt))) &&
+		stored.EndAt.Equal(tm(us(c.EndAt))) && stored.Thumbprint == c.Thumbprint && stored.Usage == c.Usage &&
+		stored.KeyType == c.KeyType && stored.Subject == c.Subject && stored.Issuer == c.Issuer && !stored.Removed()
+}
 
 // CredentialSyncOwners implements rotor.InventoryStore.
 func (s *Store) CredentialSyncOwners(ctx context.Context, p *rotor.CredentialSyncOwnersParams) (*rotor.CredentialDiff, error) {
 	diff := &rotor.CredentialDiff{}
+	now := us(p.Now)
 	err := s.inTx(ctx, func(tx *Store) error {
-		upsert, err := tx.tx.PrepareContext(ctx, tx.d.rebind(`INSERT INTO credentials (`+credentialCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')
-			ON CONFLICT (tenant, key_id) DO UPDATE SET kind = excluded.kind, owner_kind = excluded.owner_kind,
-				owner_id = excluded.owner_id, app_id = excluded.app_id, display_name = excluded.display_name,
-				hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at,
-				thumbprint = excluded.thumbprint, usage = excluded.usage, key_type = excluded.key_type,
-				subject = excluded.subject, issuer = excluded.issuer, last_seen_at = excluded.last_seen_at,
-				removed_at = 0, removed_by = ''`))
-		if err != nil {
-			return fmt.Errorf("prepare credential upsert: %w", err)
-		}
-		defer upsert.Close()
-		now := us(p.Now)
-		for start := 0; start < len(p.Owners); start += credentialSyncBatch {
-			owners := p.Owners[start:min(start+credentialSyncBatch, len(p.Owners))]
-			live, err := tx.liveCredentials(ctx, p.Tenant, owners)
+		for start := 0; start < len(p.Owners); start += inBatch {
+			owners := p.Owners[start:min(start+inBatch, len(p.Owners))]
+			stored, err := tx.storedCredentials(ctx, p.Tenant, owners)
 			if err != nil {
 				return err
 			}
+			var rows [][]any
+			var removed []any
 			for _, o := range owners {
 				seen := make(map[string]bool, len(o.Credentials))
 				for _, c := range o.Credentials {
 					seen[c.KeyID] = true
-					if _, err := upsert.ExecContext(ctx, p.Tenant, c.KeyID, c.Kind, o.OwnerKind, o.OwnerID, o.AppID,
-						c.DisplayName, c.Hint, us(c.StartAt), us(c.EndAt), c.Thumbprint, c.Usage, c.KeyType,
-						c.Subject, c.Issuer, now, now); err != nil {
-						return fmt.Errorf("upsert credential %s/%s: %w", p.Tenant, c.KeyID, err)
+					old, known := stored[c.KeyID]
+					if known && sameCredential(old, c, o) {
+						continue
 					}
-					if _, ok := live[c.KeyID]; !ok {
+					first := now
+					if known {
+						first = us(old.FirstSeenAt)
+					}
+					rows = append(rows, []any{p.Tenant, c.KeyID, c.Kind, o.OwnerKind, o.OwnerID, o.AppID, c.DisplayName, c.Hint,
+						us(c.StartAt), us(c.EndAt), c.Thumbprint, c.Usage, c.KeyType, c.Subject, c.Issuer, first, now, 0, ""})
+					if !known || old.Removed() {
 						added := *c
 						added.Tenant, added.OwnerKind, added.OwnerID, added.AppID = p.Tenant, o.OwnerKind, o.OwnerID, o.AppID
-						added.FirstSeenAt, added.LastSeenAt = p.Now.UTC(), p.Now.UTC()
+						added.FirstSeenAt, added.UpdatedAt = tm(first), p.Now.UTC()
 						diff.Added = append(diff.Added, &added)
 					}
 				}
-				for keyID, c := range live {
-					if c.OwnerID != o.OwnerID || seen[keyID] {
+				for keyID, c := range stored {
+					if c.OwnerID != o.OwnerID || c.Removed() || seen[keyID] || !hasKind(o.Kinds, c.Kind) {
 						continue
 					}
-					if _, err := tx.exec(ctx, `UPDATE credentials SET removed_at = ? WHERE tenant = ? AND key_id = ?`,
-						now, p.Tenant, keyID); err != nil {
-						return fmt.Errorf("mark credential %s/%s removed: %w", p.Tenant, keyID, err)
-					}
+					removed = append(removed, keyID)
 					c.RemovedAt = p.Now.UTC()
 					diff.Removed = append(diff.Removed, c)
+				}
+			}
+			if err := tx.execRows(ctx, `INSERT INTO credentials (`+credentialCols+`) VALUES `, `
+				ON CONFLICT (tenant, key_id) DO UPDATE SET kind = excluded.kind, owner_kind = excluded.owner_kind,
+					owner_id = excluded.owner_id, app_id = excluded.app_id, display_name = excluded.display_name,
+					hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at,
+					thumbprint = excluded.thumbprint, usage = excluded.usage, key_type = excluded.key_type,
+					subject = excluded.subject, issuer = excluded.issuer, updated_at = excluded.updated_at,
+					removed_at = 0, removed_by = ''`, rows); err != nil {
+				return fmt.Errorf("upsert credentials: %w", err)
+			}
+			for i := 0; i < len(removed); i += inBatch {
+				ids := removed[i:min(i+inBatch, len(removed))]
+				if _, err := tx.exec(ctx, `UPDATE credentials SET removed_at = ?, updated_at = ? WHERE tenant = ? AND key_id IN (`+placeholders(len(ids))+`)`,
+					append([]any{now, now, p.Tenant}, ids...)...); err != nil {
+					return fmt.Errorf("mark credentials removed: %w", err)
 				}
 			}
 		}
@@ -292,16 +419,26 @@ func (s *Store) CredentialSyncOwners(ctx context.Context, p *rotor.CredentialSyn
 	return diff, nil
 }
 
-// liveCredentials returns the stored, not removed credentials of owners, by key id.
-func (s *Store) liveCredentials(ctx context.Context, tenant string, owners []rotor.OwnerCredentials) (map[string]*rotor.Credential, error) {
+func hasKind(kinds []rotor.CredentialKind, k rotor.CredentialKind) bool {
+	if kinds == nil {
+		return true
+	}
+	for _, x := range kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// storedCredentials returns the stored credentials (removed ones too) of owners, by key id.
+func (s *Store) storedCredentials(ctx context.Context, tenant string, owners []rotor.OwnerCredentials) (map[string]*rotor.Credential, error) {
 	args := make([]any, 0, len(owners)+1)
 	args = append(args, tenant)
 	for _, o := range owners {
 		args = append(args, o.OwnerID)
 	}
-	q := `SELECT ` + credentialCols + ` FROM credentials WHERE tenant = ? AND removed_at = 0 AND owner_id IN (` +
-		strings.TrimSuffix(strings.Repeat("?,", len(owners)), ",") + `)`
-	creds, err := queryAll(ctx, s, scanCredential, q, args...)
+	creds, err := queryAll(ctx, s, scanCredential, `SELECT `+credentialCols+` FROM credentials WHERE tenant = ? AND owner_id IN (`+placeholders(len(owners))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read stored credentials: %w", err)
 	}
@@ -314,7 +451,7 @@ func (s *Store) liveCredentials(ctx context.Context, tenant string, owners []rot
 
 // CredentialGet implements rotor.InventoryStore.
 func (s *Store) CredentialGet(ctx context.Context, tenant, keyID string) (*rotor.Credential, error) {
-	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE tenant = ? AND key_id = ?`, tenant, keyID))
+	c, err := scanCredentialView(s.queryRow(ctx, credentialView+` WHERE c.tenant = ? AND c.key_id = ?`, tenant, keyID))
 	if err != nil {
 		return nil, notFound(err, "credential %s/%s", tenant, keyID)
 	}
@@ -327,40 +464,58 @@ func (s *Store) CredentialList(ctx context.Context, p *rotor.CredentialListParam
 	var args []any
 	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
 	if p.Tenant != "" {
-		add(`tenant = ?`, p.Tenant)
+		add(`c.tenant = ?`, p.Tenant)
 	}
 	if p.OwnerID != "" {
-		add(`owner_id = ?`, p.OwnerID)
+		add(`c.owner_id = ?`, p.OwnerID)
+	}
+	if p.OwnerKind != "" {
+		add(`c.owner_kind = ?`, p.OwnerKind)
 	}
 	if p.AppID != "" {
-		add(`app_id = ?`, p.AppID)
+		add(`c.app_id = ?`, p.AppID)
 	}
 	if p.Kind != "" {
-		add(`kind = ?`, p.Kind)
+		add(`c.kind = ?`, p.Kind)
 	}
 	if !p.EndBefore.IsZero() {
-		add(`end_at < ?`, us(p.EndBefore))
+		add(`c.end_at < ?`, us(p.EndBefore))
 	}
 	if !p.EndAfter.IsZero() {
-		add(`end_at >= ?`, us(p.EndAfter))
+		add(`c.end_at >= ?`, us(p.EndAfter))
 	}
 	if !p.IncludeRemoved {
-		add(`removed_at = 0`)
+		add(`c.removed_at = 0`)
 	}
-	if c := p.After; c != nil {
-		e := us(c.EndAt)
-		add(`(end_at > ? OR (end_at = ? AND (tenant > ? OR (tenant = ? AND key_id > ?))))`, e, e, c.Tenant, c.Tenant, c.KeyID)
+	if cur := p.After; cur != nil {
+		e := us(cur.EndAt)
+		add(`(c.end_at > ? OR (c.end_at = ? AND (c.tenant > ? OR (c.tenant = ? AND c.key_id > ?))))`, e, e, cur.Tenant, cur.Tenant, cur.KeyID)
 	}
-	q := `SELECT ` + credentialCols + ` FROM credentials` + whereClause(where) + ` ORDER BY end_at, tenant, key_id`
+	q := credentialView + whereClause(where) + ` ORDER BY c.end_at, c.tenant, c.key_id`
 	if p.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, p.Limit)
 	}
-	creds, err := queryAll(ctx, s, scanCredential, q, args...)
+	creds, err := queryAll(ctx, s, scanCredentialView, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}
 	return creds, nil
+}
+
+// CredentialPut implements rotor.InventoryStore.
+func (s *Store) CredentialPut(ctx context.Context, c *rotor.Credential, now time.Time) error {
+	n := us(now)
+	_, err := s.exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')
+		ON CONFLICT (tenant, key_id) DO UPDATE SET display_name = excluded.display_name, hint = excluded.hint,
+			start_at = excluded.start_at, end_at = excluded.end_at, updated_at = excluded.updated_at`,
+		c.Tenant, c.KeyID, c.Kind, c.OwnerKind, c.OwnerID, c.AppID, c.DisplayName, c.Hint, us(c.StartAt), us(c.EndAt),
+		c.Thumbprint, c.Usage, c.KeyType, c.Subject, c.Issuer, n, n)
+	if err != nil {
+		return fmt.Errorf("store credential %s/%s: %w", c.Tenant, c.KeyID, err)
+	}
+	return nil
 }
 
 // CredentialMarkRemoved implements rotor.InventoryStore.

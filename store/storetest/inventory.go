@@ -89,6 +89,41 @@ func testAppUpsertAndFind(t *testing.T, s rotor.Store) {
 	require.Empty(t, got.Tags)
 }
 
+func testInventoryObjectIDs(t *testing.T, s rotor.Store) {
+	mustTenant(t, s, "contoso")
+	mustTenant(t, s, "adatum")
+	a1 := &rotor.App{Tenant: "contoso", ID: newID(), AppID: newID(), DisplayName: "one", SyncedAt: now}
+	a2 := &rotor.App{Tenant: "contoso", ID: newID(), AppID: newID(), DisplayName: "two", SyncedAt: now}
+	a3 := &rotor.App{Tenant: "adatum", ID: newID(), AppID: newID(), DisplayName: "three", SyncedAt: now}
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{a1, a2}))
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{a3}))
+	sp := &rotor.ServicePrincipal{Tenant: "contoso", ID: newID(), AppID: a1.AppID, DisplayName: "one", SyncedAt: now}
+	require.NoError(t, s.ServicePrincipalUpsertBatch(ctx(t), []*rotor.ServicePrincipal{sp}))
+	_, err := s.AppMarkDeleted(ctx(t), &rotor.ObjectMarkDeletedParams{Tenant: "contoso", IDs: []string{a2.ID}, At: now})
+	require.NoError(t, err)
+
+	ids, err := s.InventoryObjectIDs(ctx(t), "contoso", rotor.OwnerApplication)
+	require.NoError(t, err)
+	require.Equal(t, []string{a1.ID}, ids, "live applications of the tenant only")
+	ids, err = s.InventoryObjectIDs(ctx(t), "contoso", rotor.OwnerServicePrincipal)
+	require.NoError(t, err)
+	require.Equal(t, []string{sp.ID}, ids)
+
+	// Upserting what is already stored writes nothing.
+	same := *a1
+	same.SyncedAt = now.Add(time.Hour)
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{&same}))
+	got, err := s.AppGet(ctx(t), "contoso", a1.ID)
+	require.NoError(t, err)
+	require.Equal(t, now, got.SyncedAt)
+	same.DisplayName = "one renamed"
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{&same}))
+	got, err = s.AppGet(ctx(t), "contoso", a1.ID)
+	require.NoError(t, err)
+	require.Equal(t, now.Add(time.Hour), got.SyncedAt)
+	require.Equal(t, "one renamed", got.DisplayName)
+}
+
 func testAppListPaging(t *testing.T, s rotor.Store) {
 	mustTenant(t, s, "contoso")
 	var apps []*rotor.App
@@ -206,6 +241,11 @@ func testCredentialSyncOwners(t *testing.T, s rotor.Store) {
 
 	got, err := s.CredentialGet(ctx(t), "contoso", cert.KeyID)
 	require.NoError(t, err)
+	require.Empty(t, got.OwnerName, "the owner is not in the inventory")
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{{Tenant: "contoso", ID: appA, AppID: "client-a", DisplayName: "Payroll", SyncedAt: now}}))
+	got, err = s.CredentialGet(ctx(t), "contoso", cert.KeyID)
+	require.NoError(t, err)
+	require.Equal(t, "Payroll", got.OwnerName, "reads carry the owner's display name")
 	require.Equal(t, rotor.KindCertificate, got.Kind)
 	require.Equal(t, "0a1b2c3d", got.Thumbprint)
 	require.Equal(t, appA, got.OwnerID)
@@ -222,7 +262,29 @@ func testCredentialSyncOwners(t *testing.T, s rotor.Store) {
 	got, err = s.CredentialGet(ctx(t), "contoso", a1.KeyID)
 	require.NoError(t, err)
 	require.Equal(t, now, got.FirstSeenAt)
-	require.Equal(t, later, got.LastSeenAt)
+	require.Equal(t, now, got.UpdatedAt, "an unchanged credential is not written")
+
+	// A changed credential is updated.
+	a1.EndAt, a1.DisplayName = a1.EndAt.Add(day), "renamed"
+	diff, err = s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: later,
+		Owners: owners([]*rotor.Credential{a1, a2, cert}, []*rotor.Credential{b1})})
+	require.NoError(t, err)
+	require.Empty(t, diff.Added)
+	got, err = s.CredentialGet(ctx(t), "contoso", a1.KeyID)
+	require.NoError(t, err)
+	require.Equal(t, later, got.UpdatedAt)
+	require.Equal(t, "renamed", got.DisplayName)
+	require.Equal(t, a1.EndAt, got.EndAt)
+
+	// A set complete only for secrets leaves the certificate alone.
+	diff, err = s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: later,
+		Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: appA, AppID: "client-a",
+			Credentials: []*rotor.Credential{a1, a2}, Kinds: []rotor.CredentialKind{rotor.KindSecret}}}})
+	require.NoError(t, err)
+	require.Empty(t, diff.Removed)
+	got, err = s.CredentialGet(ctx(t), "contoso", cert.KeyID)
+	require.NoError(t, err)
+	require.False(t, got.Removed())
 
 	// a2 removed and a3 added on A; B untouched.
 	a3 := secretCred(newID(), now.Add(90*day))
@@ -302,6 +364,9 @@ func testCredentialList(t *testing.T, s rotor.Store) {
 	list, err = s.CredentialList(ctx(t), &rotor.CredentialListParams{OwnerID: owner})
 	require.NoError(t, err)
 	require.Len(t, list, 20)
+	list, err = s.CredentialList(ctx(t), &rotor.CredentialListParams{OwnerKind: rotor.OwnerServicePrincipal})
+	require.NoError(t, err)
+	require.Empty(t, list)
 
 	var paged []string
 	var cur *rotor.CredentialCursor
@@ -324,6 +389,33 @@ func testCredentialList(t *testing.T, s rotor.Store) {
 
 	_, err = s.CredentialGet(ctx(t), "contoso", other.KeyID)
 	require.ErrorIs(t, err, rotor.ErrNotFound, "credentials are per tenant")
+}
+
+func testCredentialPut(t *testing.T, s rotor.Store) {
+	mustTenant(t, s, "contoso")
+	owner := newID()
+	other := secretCred(newID(), now.Add(day))
+	_, err := s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: now,
+		Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: owner, AppID: "x", Credentials: []*rotor.Credential{other}}}})
+	require.NoError(t, err)
+	c := secretCred(newID(), now.Add(180*day))
+	c.Tenant, c.OwnerKind, c.OwnerID, c.AppID, c.DisplayName = "contoso", rotor.OwnerApplication, owner, "x", "rotor:r1"
+	later := now.Add(time.Minute)
+	require.NoError(t, s.CredentialPut(ctx(t), c, later))
+	got, err := s.CredentialGet(ctx(t), "contoso", c.KeyID)
+	require.NoError(t, err)
+	require.Equal(t, "rotor:r1", got.DisplayName)
+	require.Equal(t, later, got.FirstSeenAt)
+	list, err := s.CredentialList(ctx(t), &rotor.CredentialListParams{OwnerID: owner})
+	require.NoError(t, err)
+	require.Len(t, list, 2, "the owner's other credentials stay")
+
+	// A sync that sees it later reports nothing new.
+	diff, err := s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: later.Add(time.Hour),
+		Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: owner, AppID: "x", Credentials: []*rotor.Credential{other, c}}}})
+	require.NoError(t, err)
+	require.Empty(t, diff.Added)
+	require.Empty(t, diff.Removed)
 }
 
 func testCredentialMarkRemoved(t *testing.T, s rotor.Store) {

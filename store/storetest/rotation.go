@@ -322,11 +322,18 @@ func testRotationParkRenewCancelRetry(t *testing.T, s rotor.Store) {
 	require.NoError(t, err)
 	require.True(t, cancelled.CancelRequested)
 	require.Equal(t, now.Add(2*time.Hour), cancelled.NextAttemptAt)
-	claimedOther, err := s.RotationClaim(ctx(t), &rotor.RotationClaimParams{Worker: "c", Now: now.Add(2 * time.Hour), LeaseFor: time.Minute, Limit: 5})
+	claimedNow, err := s.RotationClaim(ctx(t), &rotor.RotationClaimParams{Worker: "c", Now: now.Add(2 * time.Hour), LeaseFor: time.Minute, Limit: 5})
 	require.NoError(t, err)
-	require.Len(t, claimedOther, 1)
-	claimedOther[0].State = rotor.RotationCancelled
-	require.NoError(t, s.RotationUpdate(ctx(t), claimedOther[0]))
+	var flagged *rotor.Rotation
+	for _, c := range claimedNow {
+		if c.ID == other.ID {
+			flagged = c
+		}
+	}
+	require.NotNil(t, flagged, "a rotation asked to cancel is runnable at once")
+	require.True(t, flagged.CancelRequested)
+	flagged.State = rotor.RotationCancelled
+	require.NoError(t, s.RotationUpdate(ctx(t), flagged))
 	_, err = s.RotationRequestCancel(ctx(t), other.ID, now)
 	require.ErrorIs(t, err, rotor.ErrConflict)
 	_, err = s.RotationRequestCancel(ctx(t), newID(), now)

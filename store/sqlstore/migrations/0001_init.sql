@@ -65,7 +65,7 @@ CREATE TABLE credentials (
     subject       TEXT NOT NULL DEFAULT '',
     issuer        TEXT NOT NULL DEFAULT '',
     first_seen_at BIGINT NOT NULL,
-    last_seen_at  BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
     removed_at    BIGINT NOT NULL DEFAULT 0,
     removed_by    TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (tenant, key_id)

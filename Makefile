@@ -1,0 +1,20 @@
+# rotor's entry points. `make test` is what CI runs (.ci/run); see docs/testing.md.
+# Focused test run: make test ARGS="-run TestPostgres ./internal/testenv"
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: build test test-deps lint
+
+build:
+	go build -ldflags "$(LDFLAGS)" -o bin/rotor ./cmd/rotor
+
+test:
+	bash scripts/test.sh $(ARGS)
+
+test-deps:
+	bash scripts/test-deps.sh
+
+lint:
+	bash scripts/lint.sh

@@ -1,0 +1,113 @@
+package runner
+
+import (
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rotorhq/rotor"
+)
+
+func TestBindNeedsAnExplicitChoice(t *testing.T) {
+	t.Parallel()
+	b, e := setup(t)
+	ctx := t.Context()
+	require.NoError(t, b.store.BindingDelete(ctx, b.binding.ID))
+	p := BindParams{Tenant: "contoso", Owner: b.owner, AppID: b.binding.AppID, Policy: "standard", Actor: "user:alice@example.com"}
+
+	_, err := e.Bind(ctx, p)
+	require.ErrorContains(t, err, "already has 1 secrets")
+	require.ErrorContains(t, err, b.old.cred.KeyID)
+
+	bad := p
+	bad.Adopt = uuid.NewString()
+	_, err = e.Bind(ctx, bad)
+	require.ErrorContains(t, err, "has no live secret")
+
+	both := p
+	both.Adopt, both.New = b.old.cred.KeyID, true
+	_, err = e.Bind(ctx, both)
+	require.ErrorContains(t, err, "not both")
+
+	adopt := p
+	adopt.Adopt = b.old.cred.KeyID
+	bd, err := e.Bind(ctx, adopt)
+	require.NoError(t, err)
+	require.Equal(t, b.old.cred.KeyID, bd.KeyID)
+	_, err = e.Bind(ctx, adopt)
+	require.ErrorIs(t, err, rotor.ErrConflict, "a secret is bound once")
+
+	fresh := p
+	fresh.New = true
+	nb, err := e.Bind(ctx, fresh)
+	require.NoError(t, err)
+	require.Empty(t, nb.KeyID)
+
+	_, err = e.Bind(ctx, BindParams{Tenant: "contoso", Owner: b.owner, Policy: "missing", New: true})
+	require.ErrorIs(t, err, rotor.ErrNotFound)
+	events, err := b.store.AuditList(ctx, &rotor.AuditListParams{})
+	require.NoError(t, err)
+	require.Equal(t, "binding.created", events[len(events)-1].Action)
+	require.Equal(t, "user:alice@example.com", events[len(events)-1].Actor)
+}
+
+func TestBindSelected(t *testing.T) {
+	t.Parallel()
+	b, e := setup(t)
+	ctx := t.Context()
+	require.NoError(t, b.store.BindingDelete(ctx, b.binding.ID))
+	other := &rotor.App{Tenant: "contoso", ID: uuid.NewString(), AppID: uuid.NewString(), DisplayName: "Billing API", SyncedAt: start, Tags: []string{"team:finance"}}
+	require.NoError(t, b.store.AppUpsertBatch(ctx, []*rotor.App{other}))
+
+	b.policy.Select = &rotor.Selector{DisplayNames: []string{"Payroll*"}}
+	b.policy.Adopt = rotor.AdoptOnly
+	res, err := e.BindSelected(ctx, []*rotor.Policy{b.policy}, true)
+	require.NoError(t, err)
+	require.Len(t, res, 1, "only the payroll app matches")
+	require.Equal(t, b.old.cred.KeyID, res[0].Binding.KeyID, "adopt: only takes its single secret")
+	list, err := b.store.BindingList(ctx, &rotor.BindingListParams{})
+	require.NoError(t, err)
+	require.Empty(t, list, "a dry run binds nothing")
+
+	res, err = e.BindSelected(ctx, []*rotor.Policy{b.policy}, false)
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.NotEmpty(t, res[0].Binding.ID)
+	require.Equal(t, rotor.BindingFromPolicy, res[0].Binding.Source)
+	res, err = e.BindSelected(ctx, []*rotor.Policy{b.policy}, false)
+	require.NoError(t, err)
+	require.Empty(t, res, "already bound")
+
+	b.policy.Select = &rotor.Selector{Tags: []string{"team:finance"}}
+	res, err = e.BindSelected(ctx, []*rotor.Policy{b.policy}, false)
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.Equal(t, "adopt: only, and the app has 0 secrets", res[0].Skipped)
+	b.policy.Adopt = rotor.AdoptNone
+	res, err = e.BindSelected(ctx, []*rotor.Policy{b.policy}, false)
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.Empty(t, res[0].Binding.KeyID, "adopt: none creates a new secret at the first rotation")
+}
+
+func TestPreflight(t *testing.T) {
+	t.Parallel()
+	b, e := setup(t)
+	b.dir.restriction = rotor.SecretRestriction{MaxLifetime: 90 * day, Source: "tenant default"}
+	checks := e.Preflight(t.Context(), b.binding)
+	var names []string
+	for _, c := range checks {
+		require.True(t, c.OK, "%s: %s", c.Name, c.Message)
+		names = append(names, c.Name)
+	}
+	require.Equal(t, []string{"policy", "tenant", "read", "credential", "lifetime", "step a (fake)", "step b (fake)", "step c (fake)"}, names)
+	require.True(t, checks[4].Warning)
+	require.Contains(t, checks[4].Message, "capped from 180d to 90d")
+	require.Zero(t, b.dir.adds, "preflight changes nothing")
+	require.Empty(t, b.log.entries)
+
+	b.binding.Policy = "missing"
+	checks = e.Preflight(t.Context(), b.binding)
+	require.False(t, checks[0].OK)
+}
