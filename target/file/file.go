@@ -296,6 +296,7 @@ type undo struct {
 	Backup   string  `json:"backup,omitempty"`   // backup of the previous content
 	Created  bool    `json:"created,omitempty"`  // the file did not exist
 	Written  string  `json:"written"`            // sha256 of the content written
+	Value    string  `json:"value"`              // sha256 of the value written at the key
 	Previous *string `json:"previous,omitempty"` // previous value at the key; nil when absent
 }
 
@@ -346,7 +347,7 @@ func (t *Target) publish(d rotor.Deployment) (rotor.Outcome, error) {
 	if err != nil {
 		return rotor.Outcome{}, err
 	}
-	u := undo{Written: digest(out), Created: !st.exists}
+	u := undo{Written: digest(out), Value: digest(d.Value.RevealBytes()), Created: !st.exists}
 	backup := BackupPath(st.real, d.RotationID)
 	if string(out) == string(st.content) && st.exists {
 		// Already published (a retry after a crash): report the backup the first attempt made.
@@ -404,13 +405,18 @@ func encodeUndo(u undo) secret.Value {
 
 // Revert puts back what the file held before d was published: the backup when the file is
 // still exactly what rotor wrote, else the previous value at the key. It refuses when someone
-// changed the value since, and does nothing when the previous value is back already.
+// changed the value since, and does nothing when the previous value is back already. It works
+// from undo alone (d.Value is not needed); without undo (a publish interrupted before it
+// returned) it refuses.
 func (t *Target) Revert(ctx context.Context, d rotor.Deployment, undoVal secret.Value) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if undoVal.IsZero() {
+		return rotor.Permanent(fmt.Errorf("file %s: revert: the publish left no record of what it wrote; check %s and its backup %s by hand", t.path, t.what(), filepath.Base(BackupPath(t.path, d.RotationID))))
+	}
 	var u undo
-	if err := json.Unmarshal(undoVal.RevealBytes(), &u); err != nil {
+	if err := json.Unmarshal(undoVal.RevealBytes(), &u); err != nil || u.Value == "" {
 		return rotor.Permanent(fmt.Errorf("file %s: revert: undo state does not parse", t.path))
 	}
 	t.mu.Lock()
@@ -438,7 +444,7 @@ func (t *Target) Revert(ctx context.Context, d rotor.Deployment, undoVal secret.
 		return t.editErr(err)
 	}
 	switch {
-	case found && v.Equal(d.Value):
+	case found && digest(v.RevealBytes()) == u.Value:
 		// ours: revert below
 	case u.Previous != nil && found && v.Reveal() == *u.Previous, u.Previous == nil && !found:
 		return nil // reverted already

@@ -96,6 +96,7 @@ func Run(t *testing.T, h Harness) {
 		{"HonoursCancelledContext", testHonoursCancelledContext},
 		{"RevertRestoresPrevious", testRevertRestoresPrevious},
 		{"RevertFirstPublish", testRevertFirstPublish},
+		{"RevertWithoutUndo", testRevertWithoutUndo},
 		{"RetireKeepsCurrent", testRetireKeepsCurrent},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -326,7 +327,10 @@ func (b *bundle) reverter(t *testing.T) rotor.Reverter {
 	return r
 }
 
+// revert calls Revert as the engine does: with the deployment's fields but not its value (the
+// engine does not open the sealed secret to roll back), and the Undo the publish returned.
 func (b *bundle) revert(ctx context.Context, r rotor.Reverter, d rotor.Deployment, undo secret.Value) error {
+	d.Value = secret.Value{}
 	err := r.Revert(ctx, d, undo)
 	b.note(err)
 	return err
@@ -357,6 +361,21 @@ func testRevertFirstPublish(t *testing.T, b *bundle) {
 	require.NoError(t, b.revert(ctx, r, d1, o.Undo), "reverting twice must be harmless")
 }
 
+// testRevertWithoutUndo: a publish interrupted by a crash leaves a step without Undo. Revert must
+// then either roll back from what it can find at the destination or fail, without writing.
+func testRevertWithoutUndo(t *testing.T, b *bundle) {
+	r := b.reverter(t)
+	d1, d2 := b.deployment(1), b.deployment(2)
+	b.mustPublish(t, d1)
+	b.mustPublish(t, d2)
+	before := b.fx.State(t)
+	if err := b.revert(context.Background(), r, d2, secret.Value{}); err != nil {
+		require.Equal(t, before, b.fx.State(t), "a failed revert changed the destination")
+		return
+	}
+	b.requireCurrent(t, d1)
+}
+
 func testRetireKeepsCurrent(t *testing.T, b *bundle) {
 	rt, ok := b.fx.Target.(rotor.Retirer)
 	if !ok {
@@ -366,11 +385,13 @@ func testRetireKeepsCurrent(t *testing.T, b *bundle) {
 	d1, d2 := b.deployment(1), b.deployment(2)
 	b.mustPublish(t, d1)
 	b.mustPublish(t, d2)
-	err := rt.Retire(ctx, d2)
+	noValue := d2
+	noValue.Value = secret.Value{} // the engine retires without opening the secret
+	err := rt.Retire(ctx, noValue)
 	b.note(err)
 	require.NoError(t, err)
 	b.requireCurrent(t, d2)
-	err = rt.Retire(ctx, d2)
+	err = rt.Retire(ctx, noValue)
 	b.note(err)
 	require.NoError(t, err, "retiring twice must be harmless")
 	b.requireCurrent(t, d2)
