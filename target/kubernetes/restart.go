@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	k8s "k8s.io/client-go/kubernetes"
-	"gopkg.in/yaml.v3"
 
 	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/config"
