@@ -181,6 +181,15 @@ type Response struct {
 // refusals by the address policy and certificate problems are permanent, the rest transient.
 // Errors name the redacted URL, never its query.
 func (e *Endpoint) Send(ctx context.Context, clock clockwork.Clock, timeout time.Duration, method string, body []byte, header http.Header) (*Response, error) {
+	return e.send(ctx, clock, timeout, method, e.URL, body, header)
+}
+
+// SendTo is Send to another URL of the same endpoint (same policy and trust), without a body.
+func (e *Endpoint) SendTo(ctx context.Context, clock clockwork.Clock, timeout time.Duration, method string, u *url.URL, header http.Header) (*Response, error) {
+	return e.send(ctx, clock, timeout, method, u, nil, header)
+}
+
+func (e *Endpoint) send(ctx context.Context, clock clockwork.Clock, timeout time.Duration, method string, u *url.URL, body []byte, header http.Header) (*Response, error) {
 	client, err := e.Client()
 	if err != nil {
 		return nil, err
@@ -194,9 +203,9 @@ func (e *Endpoint) Send(ctx context.Context, clock clockwork.Clock, timeout time
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(rctx, method, e.URL.String(), rd)
+	req, err := http.NewRequestWithContext(rctx, method, u.String(), rd)
 	if err != nil {
-		return nil, rotor.Permanent(fmt.Errorf("%s %s: %w", method, e, err))
+		return nil, rotor.Permanent(fmt.Errorf("%s %s: %w", method, Redact(u, ""), err))
 	}
 	req.Header = header.Clone()
 	if req.Header == nil {
@@ -205,28 +214,30 @@ func (e *Endpoint) Send(ctx context.Context, clock clockwork.Clock, timeout time
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", "rotor")
 	}
+	what := method + " " + Redact(u, "")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, e.transportErr(ctx, rctx, method, timeout, err)
+		return nil, e.transportErr(ctx, rctx, what, timeout, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 	if err != nil {
-		return nil, e.transportErr(ctx, rctx, method, timeout, err)
+		return nil, e.transportErr(ctx, rctx, what, timeout, err)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
-func (e *Endpoint) transportErr(ctx, rctx context.Context, method string, timeout time.Duration, err error) error {
+// transportErr classifies a transport error; what is "<METHOD> <redacted URL>".
+func (e *Endpoint) transportErr(ctx, rctx context.Context, what string, timeout time.Duration, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // url.Error prints the whole URL, query included
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("%s %s: %w", method, e, ctx.Err())
+		return fmt.Errorf("%s: %w", what, ctx.Err())
 	}
 	if errors.Is(context.Cause(rctx), ErrTimeout) {
-		return rotor.Transient(fmt.Errorf("%s %s: no answer within %s", method, e, config.FormatDuration(timeout)))
+		return rotor.Transient(fmt.Errorf("%s: no answer within %s", what, config.FormatDuration(timeout)))
 	}
 	var (
 		unknownCA x509.UnknownAuthorityError
@@ -236,13 +247,13 @@ func (e *Endpoint) transportErr(ctx, rctx context.Context, method string, timeou
 	)
 	switch {
 	case errors.Is(err, netpolicy.ErrRefused):
-		return rotor.Permanent(fmt.Errorf("%s %s: %w", method, e, err))
+		return rotor.Permanent(fmt.Errorf("%s: %w", what, err))
 	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid):
-		return rotor.Permanent(fmt.Errorf("%s %s: %w (set ca_file to trust a private CA)", method, e, err))
+		return rotor.Permanent(fmt.Errorf("%s: %w (set ca_file to trust a private CA)", what, err))
 	case errors.As(err, &netErr):
-		return rotor.Transient(fmt.Errorf("%s %s: %w", method, e, err))
+		return rotor.Transient(fmt.Errorf("%s: %w", what, err))
 	}
-	return rotor.Transient(fmt.Errorf("%s %s: %w", method, e, err))
+	return rotor.Transient(fmt.Errorf("%s: %w", what, err))
 }
 
 // Probe checks, without sending a request, that the endpoint is reachable under the address
@@ -261,7 +272,7 @@ func (e *Endpoint) Probe(ctx context.Context, clock clockwork.Clock, timeout tim
 	}
 	conn, err := e.policy.DialContext(rctx, "tcp", net.JoinHostPort(e.URL.Hostname(), port))
 	if err != nil {
-		return e.transportErr(ctx, rctx, "connect to", timeout, err)
+		return e.transportErr(ctx, rctx, "connect to "+e.String(), timeout, err)
 	}
 	defer conn.Close()
 	if e.URL.Scheme == "https" {
@@ -269,7 +280,7 @@ func (e *Endpoint) Probe(ctx context.Context, clock clockwork.Clock, timeout tim
 		cfg.ServerName = e.URL.Hostname()
 		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(rctx); err != nil {
-			return e.transportErr(ctx, rctx, "TLS handshake with", timeout, err)
+			return e.transportErr(ctx, rctx, "TLS handshake with "+e.String(), timeout, err)
 		}
 		_ = tc.Close()
 	}
