@@ -50,6 +50,10 @@ type Harness struct {
 	// requires the fixture's State, which must deduplicate by that key, to stay the same.
 	AtLeastOnce bool
 
+	// ReadOnly marks a step that observes and changes nothing (a health check): every publish
+	// reports Changed false and leaves State as it was.
+	ReadOnly bool
+
 	// Deployment adjusts the deployments the suite publishes, e.g. to name the tenant the
 	// fixture's credentials are for. Optional.
 	Deployment func(d *rotor.Deployment)
@@ -240,6 +244,15 @@ func testPreflightHasNoSideEffects(t *testing.T, b *bundle) {
 
 func testPublishIsIdempotent(t *testing.T, b *bundle) {
 	d1, d2 := b.deployment(1), b.deployment(2)
+	if b.h.ReadOnly {
+		before := b.fx.State(t)
+		for _, d := range []rotor.Deployment{d1, d1, d2} {
+			o := b.mustPublish(t, d)
+			require.False(t, o.Changed, "a read-only step reports Changed false")
+			require.Equal(t, before, b.fx.State(t), "a read-only step changed the destination")
+		}
+		return
+	}
 	o := b.mustPublish(t, d1)
 	require.True(t, o.Changed, "a first publish to a fresh destination changes it")
 	b.requireCurrent(t, d1)
