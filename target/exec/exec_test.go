@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -175,43 +173,6 @@ func TestLongOutputKeepsTheEnd(t *testing.T) {
 	o, err := tg.Publish(context.Background(), d)
 	require.NoError(t, err)
 	require.Equal(t, "loud.sh exited 0: done", o.Message)
-}
-
-func TestTimeoutKillsProcessGroup(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "pid")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
-	sh := script(t, dir, "hang.sh", `sleep 300 & echo $! > "$1"; wait`)
-	clock := clockwork.NewFakeClockAt(start)
-	tg := build(t, clock, nil, fmt.Sprintf(`{command: [%q, %q], timeout: 30s}`, sh, fifo))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a broken test
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := tg.Publish(ctx, targettest.Deployment(1))
-		errc <- err
-	}()
-	b, err := os.ReadFile(fifo) // blocks until the script wrote its child's pid
-	require.NoError(t, err)
-	child, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	require.NoError(t, err)
-	require.NoError(t, clock.BlockUntilContext(ctx, 1))
-	clock.Advance(30 * time.Second)
-	err = <-errc
-	require.ErrorContains(t, err, "hang.sh: timed out after 30s; its process group was killed")
-	require.Equal(t, rotor.ClassTransient, rotor.ClassOf(err))
-	require.True(t, gone(child), "the script's background child was killed with it")
-}
-
-// gone reports whether pid no longer runs (absent, or a zombie waiting for its reaper).
-func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && (f[0] == "Z" || f[0] == "X")
 }
 
 func TestPreflight(t *testing.T) {
