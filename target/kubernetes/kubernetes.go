@@ -165,7 +165,7 @@ func checkNames(d *config.Decoder, at, namespace, name string) {
 	}
 	if name != "" {
 		for _, m := range validation.IsDNS1123Subdomain(name) {
-			d.Errorf(at+".name", "%q: %s", name, m)
+			d.Errorf(at+".secret_name", "%q: %s", name, m)
 		}
 	}
 }

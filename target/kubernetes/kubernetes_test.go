@@ -149,7 +149,7 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T, _ *slog.Logger) *targettest.Fixture {
 			b := setup(t)
 			b.deployment(t, "web")
-			tg := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, name: app-credentials, key: client-secret,
+			tg := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, secret_name: app-credentials, key: client-secret,
 				extra_keys: {client-id: "{{.AppID}}", tenant-id: "{{.TenantID}}"}, restart: [deployment/web], kubeconfig: %q}`, b.ns, b.api.Kubeconfig))
 			return &targettest.Fixture{
 				Target: tg,
@@ -200,7 +200,7 @@ func TestPublishCreatesAndRestarts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.deployment(t, "web")
-	tg := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, name: creds, key: AZURE_CLIENT_SECRET,
+	tg := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, secret_name: creds, key: AZURE_CLIENT_SECRET,
 		extra_keys: {AZURE_CLIENT_ID: "{{.AppID}}"}, restart: [deployment/web], kubeconfig: %q}`, b.ns, b.api.Kubeconfig))
 	ctx := context.Background()
 	d := targettest.Deployment(1)
@@ -257,13 +257,13 @@ func TestAdopt(t *testing.T) {
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 
-	refuse := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, name: legacy, key: password, kubeconfig: %q}`, b.ns, b.api.Kubeconfig))
+	refuse := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, secret_name: legacy, key: password, kubeconfig: %q}`, b.ns, b.api.Kubeconfig))
 	err = refuse.Preflight(ctx, rotor.Deployment{})
 	require.ErrorIs(t, err, rotor.ErrNotOwned)
 	require.ErrorContains(t, err, "secret "+b.ns+"/legacy exists without label app.kubernetes.io/managed-by=rotor")
 	require.ErrorContains(t, err, "set adopt: true")
 
-	adopt := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, name: legacy, key: password, adopt: true, kubeconfig: %q}`, b.ns, b.api.Kubeconfig))
+	adopt := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, secret_name: legacy, key: password, adopt: true, kubeconfig: %q}`, b.ns, b.api.Kubeconfig))
 	require.NoError(t, adopt.Preflight(ctx, rotor.Deployment{}))
 	o, err := adopt.Publish(ctx, targettest.Deployment(1))
 	require.NoError(t, err)
@@ -302,7 +302,7 @@ func TestPreflightChecksPermissions(t *testing.T) {
 	limited := filepath.Join(t.TempDir(), "kubeconfig")
 	require.NoError(t, clientcmd.WriteToFile(*kc, limited))
 
-	tg := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, name: creds, key: k, kubeconfig: %q}`, b.ns, limited))
+	tg := b.build(t, kubernetes.Type, fmt.Sprintf(`{namespace: %s, secret_name: creds, key: k, kubeconfig: %q}`, b.ns, limited))
 	err = tg.Preflight(ctx, rotor.Deployment{})
 	require.ErrorContains(t, err, "rotor may not create secrets "+b.ns+"/: grant it in a Role of namespace "+b.ns)
 	require.Equal(t, rotor.ClassPermanent, rotor.ClassOf(err))
@@ -323,14 +323,14 @@ func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	b := &testBundle{}
 	for _, tc := range []struct{ typ, settings, want string }{
-		{kubernetes.Type, `{name: x, key: k}`, "steps.k.namespace: required field is missing"},
-		{kubernetes.Type, `{namespace: Bad_NS, name: x, key: k}`, `steps.k.namespace: "Bad_NS": a lowercase RFC 1123 label`},
-		{kubernetes.Type, `{namespace: ns, name: x, key: "a/b"}`, `steps.k.key: "a/b": a valid config key must consist of alphanumeric characters`},
-		{kubernetes.Type, `{namespace: ns, name: x, key: k, extra_keys: {id: "{{.Value}}"}}`, "steps.k.extra_keys.id: template: "},
-		{kubernetes.Type, `{namespace: ns, name: x, key: k, extra_keys: {k: "{{.AppID}}"}}`, "steps.k.extra_keys.k: is the secret's own key"},
-		{kubernetes.Type, `{namespace: ns, name: x, key: k, restart: [pod/x]}`, `steps.k.restart[0]: "pod/x": want deployment/NAME`},
-		{kubernetes.Type, `{namespace: ns, name: x, key: k, restart: [deploy/a, deployment/a]}`, "steps.k.restart[1]: deployment/a is listed twice"},
-		{kubernetes.Type, `{namespace: ns, name: x, key: k, context: prod}`, "steps.k.context: needs kubeconfig"},
+		{kubernetes.Type, `{secret_name: x, key: k}`, "steps.k.namespace: required field is missing"},
+		{kubernetes.Type, `{namespace: Bad_NS, secret_name: x, key: k}`, `steps.k.namespace: "Bad_NS": a lowercase RFC 1123 label`},
+		{kubernetes.Type, `{namespace: ns, secret_name: x, key: "a/b"}`, `steps.k.key: "a/b": a valid config key must consist of alphanumeric characters`},
+		{kubernetes.Type, `{namespace: ns, secret_name: x, key: k, extra_keys: {id: "{{.Value}}"}}`, "steps.k.extra_keys.id: template: "},
+		{kubernetes.Type, `{namespace: ns, secret_name: x, key: k, extra_keys: {k: "{{.AppID}}"}}`, "steps.k.extra_keys.k: is the secret's own key"},
+		{kubernetes.Type, `{namespace: ns, secret_name: x, key: k, restart: [pod/x]}`, `steps.k.restart[0]: "pod/x": want deployment/NAME`},
+		{kubernetes.Type, `{namespace: ns, secret_name: x, key: k, restart: [deploy/a, deployment/a]}`, "steps.k.restart[1]: deployment/a is listed twice"},
+		{kubernetes.Type, `{namespace: ns, secret_name: x, key: k, context: prod}`, "steps.k.context: needs kubeconfig"},
 		{kubernetes.RestartType, `{namespace: ns}`, "steps.k.workloads: required field is missing"},
 		{kubernetes.RestartType, `{namespace: ns, workloads: []}`, "steps.k.workloads: list at least one workload"},
 	} {

@@ -30,8 +30,8 @@ const Type = "kubernetes"
 // Config is the kubernetes step's settings.
 type Config struct {
 	Namespace string `yaml:"namespace,required"`
-	// Name of the Secret.
-	Name string `yaml:"name,required"`
+	// SecretName is the Secret's name. (The step's own name is "name".)
+	SecretName string `yaml:"secret_name,required"`
 	// Key under which the secret value is written.
 	Key string `yaml:"key,required"`
 	// ExtraKeys are other keys written with templates of the deployment's fields, such as
@@ -77,10 +77,10 @@ func Factory(deps Deps) target.Factory {
 		d.Decode(params, &c, at)
 		t := &Target{
 			conn:      &connection{kubeconfig: c.Kubeconfig, context: c.Context},
-			namespace: c.Namespace, name: c.Name, key: c.Key, adopt: c.Adopt,
+			namespace: c.Namespace, name: c.SecretName, key: c.Key, adopt: c.Adopt,
 			r: restarter{namespace: c.Namespace, clock: deps.clock()},
 		}
-		checkNames(d, at, c.Namespace, c.Name)
+		checkNames(d, at, c.Namespace, c.SecretName)
 		t.conn.validate(d, at)
 		if c.Key != "" {
 			for _, m := range validation.IsConfigMapKey(c.Key) {
