@@ -212,6 +212,10 @@ type RotationStore interface {
 	// existing value is ErrConflict: a value Entra returned is never replaced.
 	SealedSecretPut(ctx context.Context, s *SealedSecret) error
 	SealedSecretGet(ctx context.Context, rotationID string) (*SealedSecret, error)
+	// SealedRewrap passes every sealed value (secrets and steps' undo state) through rewrap and
+	// stores what it returns, recording keyRef as the key secrets are now sealed with. It
+	// returns how many values changed. A rewrap error stops it; what was done stays done.
+	SealedRewrap(ctx context.Context, keyRef string, rewrap func(ct []byte) ([]byte, error)) (int, error)
 }
 
 // RotationListParams filters rotations, newest first. Zero fields do not filter.

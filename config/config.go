@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -30,6 +31,12 @@ type Config struct {
 	Encryption Encryption `yaml:"encryption"`
 	Rotation   Rotation   `yaml:"rotation"`
 	Policies   []Policy   `yaml:"policies"`
+	Server     Server     `yaml:"server"`
+}
+
+// Server configures rotor serve's HTTP listener.
+type Server struct {
+	Listen string `yaml:"listen"` // host:port, default 127.0.0.1:8080
 }
 
 // Store selects and configures the database.
@@ -58,14 +65,17 @@ func (t Thresholds) Lifecycle() lifecycle.Thresholds {
 
 // Tenant is one Entra ID directory and how rotor signs in to it.
 type Tenant struct {
-	Name          string     `yaml:"name,required"`
-	TenantID      string     `yaml:"tenant_id,required"`
-	Cloud         string     `yaml:"cloud"`          // public (default), usgovernment, china
-	AuthorityHost string     `yaml:"authority_host"` // overrides the cloud's
-	GraphURL      string     `yaml:"graph_url"`      // overrides the cloud's, including /v1.0
-	CAFile        string     `yaml:"ca_file"`        // extra CA certificates to trust (PEM)
-	Auth          TenantAuth `yaml:"auth,required"`
-	Sync          TenantSync `yaml:"sync"`
+	Name          string `yaml:"name,required"`
+	TenantID      string `yaml:"tenant_id,required"`
+	Cloud         string `yaml:"cloud"`          // public (default), usgovernment, china
+	AuthorityHost string `yaml:"authority_host"` // overrides the cloud's
+	GraphURL      string `yaml:"graph_url"`      // overrides the cloud's, including /v1.0
+	CAFile        string `yaml:"ca_file"`        // extra CA certificates to trust (PEM)
+	// DisableInstanceDiscovery skips MSAL's authority validation against Microsoft's instance
+	// discovery endpoint: for private clouds and authority hosts it does not know.
+	DisableInstanceDiscovery bool       `yaml:"disable_instance_discovery"`
+	Auth                     TenantAuth `yaml:"auth,required"`
+	Sync                     TenantSync `yaml:"sync"`
 }
 
 // TenantAuth is how rotor authenticates to a tenant, through azidentity.
@@ -202,6 +212,9 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.Rotation.applyDefaults()
+	if c.Server.Listen == "" {
+		c.Server.Listen = "127.0.0.1:8080"
+	}
 	for i := range c.Policies {
 		c.Policies[i].applyDefaults()
 	}
@@ -262,6 +275,9 @@ func (c *Config) validate(d *Decoder, steps StepChecker) {
 	}
 	if r.BackoffBase > r.BackoffMax {
 		d.Errorf("rotation.backoff_base", "%s is longer than rotation.backoff_max (%s)", r.BackoffBase, r.BackoffMax)
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		d.Errorf("server.listen", "%q is not host:port", c.Server.Listen)
 	}
 	if r.WriteQuotaShare <= 0 || r.WriteQuotaShare > 1 {
 		d.Errorf("rotation.write_quota_share", "%v: use a share above 0 and at most 1", r.WriteQuotaShare)

@@ -69,7 +69,7 @@ func Connect(t config.Tenant, opts Options) (*Conn, error) {
 
 // Endpoint is where the tenant signs in, for the token probe.
 func (c *Conn) Endpoint() verify.Endpoint {
-	return verify.Endpoint{AuthorityHost: c.AuthorityHost, Transport: c.Transport}
+	return verify.Endpoint{AuthorityHost: c.AuthorityHost, Transport: c.Transport, DisableInstanceDiscovery: c.Config.DisableInstanceDiscovery}
 }
 
 // Transport returns an HTTP client trusting the system roots plus, when caFile is set, the
@@ -104,7 +104,8 @@ func Credential(t config.Tenant, tr policy.Transporter, lookupEnv func(string) (
 		if err != nil {
 			return nil, fmt.Errorf("auth.client_secret: %w", err)
 		}
-		return azidentity.NewClientSecretCredential(t.TenantID, a.ClientID, s.Reveal(), &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
+		return azidentity.NewClientSecretCredential(t.TenantID, a.ClientID, s.Reveal(), &azidentity.ClientSecretCredentialOptions{
+			ClientOptions: co, DisableInstanceDiscovery: t.DisableInstanceDiscovery})
 	case config.AuthClientCertificate:
 		data, err := a.Certificate.Resolve(lookupEnv)
 		if err != nil {
@@ -122,7 +123,8 @@ func Credential(t config.Tenant, tr policy.Transporter, lookupEnv func(string) (
 		if err != nil {
 			return nil, fmt.Errorf("auth.certificate: %w", err)
 		}
-		return azidentity.NewClientCertificateCredential(t.TenantID, a.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
+		return azidentity.NewClientCertificateCredential(t.TenantID, a.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{
+			ClientOptions: co, DisableInstanceDiscovery: t.DisableInstanceDiscovery})
 	case config.AuthManagedIdentity:
 		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
 		if a.ClientID != "" {
@@ -131,7 +133,7 @@ func Credential(t config.Tenant, tr policy.Transporter, lookupEnv func(string) (
 		return azidentity.NewManagedIdentityCredential(o)
 	case config.AuthWorkloadIdentity:
 		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: co,
-			ClientID: a.ClientID, TenantID: t.TenantID, TokenFilePath: a.TokenFile})
+			ClientID: a.ClientID, TenantID: t.TenantID, TokenFilePath: a.TokenFile, DisableInstanceDiscovery: t.DisableInstanceDiscovery})
 	case config.AuthAzureCLI:
 		return azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: t.TenantID})
 	}

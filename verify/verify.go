@@ -22,8 +22,9 @@ import (
 
 // Endpoint says where a tenant signs in.
 type Endpoint struct {
-	AuthorityHost string             // e.g. https://login.microsoftonline.com/
-	Transport     policy.Transporter // nil for the default
+	AuthorityHost            string             // e.g. https://login.microsoftonline.com/
+	Transport                policy.Transporter // nil for the default
+	DisableInstanceDiscovery bool               // for authority hosts Microsoft's instance discovery does not know
 }
 
 // Prober is a rotor.Verifier.
@@ -60,6 +61,7 @@ func (p *Prober) Verify(ctx context.Context, tenantID, clientID, scope string, v
 			Transport: ep.Transport,
 			Retry:     policy.RetryOptions{MaxRetries: -1}, // the engine paces its own retries
 		},
+		DisableInstanceDiscovery: ep.DisableInstanceDiscovery,
 	})
 	if err != nil {
 		return rotor.Permanent(fmt.Errorf("token probe for client %s: %w", clientID, err))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"os/user"
 	"syscall"
 
 	"github.com/jonboulle/clockwork"
@@ -93,6 +94,15 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.lsCmd(),
 		c.showCmd(),
 		c.tenantCmd(),
+		c.bindCmd(),
+		c.bindingCmd(),
+		c.planCmd(),
+		c.rotateCmd(),
+		c.rotationCmd(),
+		c.historyCmd(),
+		c.keysCmd(),
+		c.serveCmd(),
+		c.auditCmd(),
 		c.versionCmd(),
 	)
 	return root
@@ -109,4 +119,14 @@ func (c *cli) setupLogging() error {
 	}
 	c.log = logging.New(c.stderr, level, format)
 	return nil
+}
+
+// actor names who ran a command, for the audit trail: cli:<user>@<host>.
+func (c *cli) actor() string {
+	name, _ := c.lookupEnv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return "cli:" + name + "@" + host
 }

@@ -34,6 +34,7 @@ type app struct {
 
 	limMu    sync.Mutex
 	limiters map[string]*runner.WriteLimiter
+	kicks    map[string]chan struct{}
 }
 
 // stepRegistry returns the deployment step types rotor knows.

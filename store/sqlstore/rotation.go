@@ -276,3 +276,69 @@ func (s *Store) SealedSecretGet(ctx context.Context, rotationID string) (*rotor.
 	ss.CreatedAt = tm(created)
 	return &ss, nil
 }
+
+// SealedRewrap implements rotor.RotationStore, in batches of one transaction each.
+func (s *Store) SealedRewrap(ctx context.Context, keyRef string, rewrap func(ct []byte) ([]byte, error)) (int, error) {
+	type item struct {
+		rotation, step string
+		ct             []byte
+	}
+	var items []item
+	rows, err := s.query(ctx, `SELECT rotation_id, ciphertext FROM sealed_secrets`)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var id, ct string
+		if err := rows.Scan(&id, &ct); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		b, err := base64.StdEncoding.DecodeString(ct)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sealed secret of rotation %s: %w", id, err)
+		}
+		items = append(items, item{rotation: id, ct: b})
+	}
+	if err := errorsJoin(rows.Err(), rows.Close()); err != nil {
+		return 0, err
+	}
+	steps, err := queryAll(ctx, s, scanStep, `SELECT `+stepCols+` FROM rotation_steps WHERE undo <> ''`)
+	if err != nil {
+		return 0, err
+	}
+	for _, st := range steps {
+		items = append(items, item{rotation: st.RotationID, step: st.Name, ct: st.Undo})
+	}
+	changed := 0
+	for start := 0; start < len(items); start += 200 {
+		batch := items[start:min(start+200, len(items))]
+		err := s.inTx(ctx, func(tx *Store) error {
+			for _, it := range batch {
+				out, err := rewrap(it.ct)
+				if err != nil {
+					return fmt.Errorf("rewrap value of rotation %s %s: %w", it.rotation, it.step, err)
+				}
+				if string(out) == string(it.ct) {
+					continue
+				}
+				enc := base64.StdEncoding.EncodeToString(out)
+				if it.step == "" {
+					_, err = tx.exec(ctx, `UPDATE sealed_secrets SET ciphertext = ?, key_ref = ? WHERE rotation_id = ?`, enc, keyRef, it.rotation)
+				} else {
+					_, err = tx.exec(ctx, `UPDATE rotation_steps SET undo = ? WHERE rotation_id = ? AND name = ?`, enc, it.rotation, it.step)
+				}
+				if err != nil {
+					return err
+				}
+				changed++
+			}
+			return nil
+		})
+		if err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -338,4 +340,30 @@ func testRotationParkRenewCancelRetry(t *testing.T, s rotor.Store) {
 	require.ErrorIs(t, err, rotor.ErrConflict)
 	_, err = s.RotationRequestCancel(ctx(t), newID(), now)
 	require.ErrorIs(t, err, rotor.ErrNotFound)
+}
+
+func testSealedRewrap(t *testing.T, s rotor.Store) {
+	mustTenant(t, s, "contoso")
+	r := newRotation(mustBinding(t, s, "contoso"))
+	require.NoError(t, s.RotationInsert(ctx(t), r))
+	require.NoError(t, s.SealedSecretPut(ctx(t), &rotor.SealedSecret{RotationID: r.ID, Tenant: "contoso", KeyID: newID(), KeyRef: "old", Ciphertext: []byte("old:a"), CreatedAt: now}))
+	require.NoError(t, s.RotationStepPut(ctx(t), &rotor.RotationStep{RotationID: r.ID, Name: "deploy:x", Type: "t", OnFailure: rotor.Abort, State: rotor.StepSucceeded, Undo: []byte("old:b")}))
+	require.NoError(t, s.RotationStepPut(ctx(t), &rotor.RotationStep{RotationID: r.ID, Name: "deploy:y", Type: "t", OnFailure: rotor.Abort, State: rotor.StepSucceeded}))
+	rewrap := func(ct []byte) ([]byte, error) { return []byte(strings.Replace(string(ct), "old:", "new:", 1)), nil }
+	n, err := s.SealedRewrap(ctx(t), "new", rewrap)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	ss, err := s.SealedSecretGet(ctx(t), r.ID)
+	require.NoError(t, err)
+	require.Equal(t, "new:a", string(ss.Ciphertext))
+	require.Equal(t, "new", ss.KeyRef)
+	steps, err := s.RotationStepList(ctx(t), r.ID)
+	require.NoError(t, err)
+	require.Equal(t, "new:b", string(steps[0].Undo))
+	require.Empty(t, steps[1].Undo)
+	n, err = s.SealedRewrap(ctx(t), "new", rewrap)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing left to rewrap")
+	_, err = s.SealedRewrap(ctx(t), "x", func([]byte) ([]byte, error) { return nil, errors.New("key not loaded") })
+	require.ErrorContains(t, err, "key not loaded")
 }

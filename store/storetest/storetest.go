@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 		"RotationSteps":                testRotationSteps,
 		"RotationParkRenewCancelRetry": testRotationParkRenewCancelRetry,
 		"SealedSecret":                 testSealedSecret,
+		"SealedRewrap":                 testSealedRewrap,
 		"AuditChain":                   testAuditChain,
 		"AuditConcurrent":              testAuditConcurrent,
 		"InTxRollback":                 testInTxRollback,
