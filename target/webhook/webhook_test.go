@@ -318,3 +318,10 @@ func TestConfigErrors(t *testing.T) {
 		require.ErrorContains(t, err, want, settings)
 	}
 }
+
+// TestSignatureVector pins the test vector docs/targets.md gives receivers.
+func TestSignatureVector(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"type":"credential.rotated","id":"rot-1:notify"}`)
+	require.Equal(t, "v1=246a6abfddb561fe7a34723865b3bcf2c33756306ad22a37019beb624ad0bc43", webhook.Sign(secret.New("fake-signing-key"), 1763715600, body))
+}
