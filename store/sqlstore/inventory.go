@@ -96,7 +96,8 @@ func (s *Store) AppList(ctx context.Context, p *rotor.AppListParams) ([]*rotor.A
 		where, args = append(where, `tenant = ?`), append(args, p.Tenant)
 	}
 	if p.NamePrefix != "" {
-		where, args = append(where, `display_name LIKE ? ESCAPE '\'`), append(args, likePrefix(p.NamePrefix))
+		// LIKE ignores ASCII case on SQLite and not on PostgreSQL: compare lower-cased on both.
+		where, args = append(where, `LOWER(display_name) LIKE LOWER(?) ESCAPE '\'`), append(args, likePrefix(p.NamePrefix))
 	}
 	if !p.IncludeDeleted {
 		where = append(where, `deleted_at = 0`)

@@ -379,3 +379,18 @@ func testCredentialMarkRemoved(t *testing.T, s rotor.Store) {
 	require.ErrorIs(t, err, rotor.ErrNotFound)
 	require.True(t, strings.Contains(err.Error(), "contoso/"), "the error names the credential: %v", err)
 }
+
+func testAppListNamePrefixCase(t *testing.T, s rotor.Store) {
+	mustTenant(t, s, "contoso")
+	var apps []*rotor.App
+	for _, n := range []string{"Payroll API", "payroll-batch", "PAYROLL admin", "Billing payroll"} {
+		apps = append(apps, &rotor.App{Tenant: "contoso", ID: newID(), AppID: newID(), DisplayName: n, SyncedAt: now})
+	}
+	require.NoError(t, s.AppUpsertBatch(ctx(t), apps))
+	for _, prefix := range []string{"payroll", "PAYROLL", "PayRoll"} {
+		got, err := s.AppList(ctx(t), &rotor.AppListParams{Tenant: "contoso", NamePrefix: prefix})
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"Payroll API", "payroll-batch", "PAYROLL admin"}, appNames(got),
+			"the prefix %q matches ignoring case, as AppFind does", prefix)
+	}
+}

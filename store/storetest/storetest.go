@@ -47,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 		"SyncCursor":                   testSyncCursor,
 		"AppUpsertAndFind":             testAppUpsertAndFind,
 		"AppListPaging":                testAppListPaging,
+		"AppListNamePrefixCase":        testAppListNamePrefixCase,
 		"AppMarkDeleted":               testAppMarkDeleted,
 		"ServicePrincipal":             testServicePrincipal,
 		"CredentialSyncOwners":         testCredentialSyncOwners,
