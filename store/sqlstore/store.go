@@ -78,7 +78,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx rotor.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.w.BeginTx(ctx, s.d.txOptions)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -138,6 +138,8 @@ type dialect struct {
 	isUnique func(error) bool
 	// lockMigrations serialises migrators inside their transaction.
 	lockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// txOptions begins every transaction (nil: the driver's default).
+	txOptions *sql.TxOptions
 }
 
 func (d *dialect) rebind(q string) string {
