@@ -47,6 +47,13 @@ func benchTenant(b *testing.B, s *Store) {
 	require.NoError(b, s.TenantUpsert(b.Context(), &rotor.Tenant{Name: "contoso", TenantID: uuid.NewString(), CreatedAt: benchNow, UpdatedAt: benchNow}))
 }
 
+// benchAnalyze updates the planner's statistics, as autovacuum (PostgreSQL) would after a load;
+// without them PostgreSQL plans as if the tables were still empty.
+func benchAnalyze(b *testing.B, s *Store) {
+	_, err := s.exec(b.Context(), `ANALYZE`)
+	require.NoError(b, err)
+}
+
 // benchOwners returns n applications with perOwner secrets each; the i-th credential overall
 // ends (i*7919 mod 730) days after benchNow, spreading end dates evenly over two years.
 func benchOwners(n, perOwner, first int) []rotor.OwnerCredentials {
@@ -81,6 +88,7 @@ func BenchmarkCredentialSyncOwners(b *testing.B) {
 				for i := range b.N {
 					batches = append(batches, benchOwners(syncOwners, syncPerOwner, i*syncOwners*syncPerOwner))
 				}
+				benchAnalyze(b, s)
 				b.ResetTimer()
 				for i := range b.N {
 					diff, err := s.CredentialSyncOwners(b.Context(), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Owners: batches[i], Now: benchNow})
@@ -94,6 +102,7 @@ func BenchmarkCredentialSyncOwners(b *testing.B) {
 				p := &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Owners: batch, Now: benchNow}
 				_, err := s.CredentialSyncOwners(b.Context(), p)
 				require.NoError(b, err)
+				benchAnalyze(b, s)
 				b.ResetTimer()
 				for range b.N {
 					diff, err := s.CredentialSyncOwners(b.Context(), p)
@@ -124,9 +133,7 @@ func BenchmarkCredentialList(b *testing.B) {
 					?, ? + (i * 7919 % 730) * 86400000000, ?, ? FROM n`,
 				listCredentials, rotor.KindSecret, rotor.OwnerApplication, us(benchNow.Add(-180*24*time.Hour)), us(benchNow), us(benchNow), us(benchNow))
 			require.NoError(b, err)
-			// As autovacuum would after such a load: PostgreSQL plans with the statistics.
-			_, err = s.exec(b.Context(), `ANALYZE credentials`)
-			require.NoError(b, err)
+			benchAnalyze(b, s)
 			for _, limit := range []int{0, 100} {
 				name := "EndBefore30d"
 				if limit > 0 {
