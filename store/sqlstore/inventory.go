@@ -234,37 +234,91 @@ func scanCredential(sc interface{ Scan(...any) error }) (*rotor.Credential, erro
 // credentialSyncBatch bounds the owners looked up in one IN (...) list.
 const credentialSyncBatch = 500
 
-// CredentialSyncOwners implements rotor.InventoryStore.
+// credentialUpsertRows bounds the rows of one multi-row upsert (credentialUpsertArgs parameters
+// each, far below SQLite's and PostgreSQL's limits). One statement per row would cost a round
+// trip per credential, which is what limits a sync on PostgreSQL.
+const (
+	credentialUpsertRows = 50
+	credentialUpsertArgs = 17
+)
+
+// credentialUpsert returns the upsert of n synced credentials.
+func credentialUpsert(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO credentials (` + credentialCols + `) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(`, `)
+		}
+		b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')`)
+	}
+	b.WriteString(` ON CONFLICT (tenant, key_id) DO UPDATE SET kind = excluded.kind, owner_kind = excluded.owner_kind,
+		owner_id = excluded.owner_id, app_id = excluded.app_id, display_name = excluded.display_name,
+		hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at,
+		thumbprint = excluded.thumbprint, usage = excluded.usage, key_type = excluded.key_type,
+		subject = excluded.subject, issuer = excluded.issuer, last_seen_at = excluded.last_seen_at,
+		removed_at = 0, removed_by = ''`)
+	return b.String()
+}
+
+var credentialUpsertFull = credentialUpsert(credentialUpsertRows)
+
+// CredentialSyncOwners implements rotor.InventoryStore. Credentials are upserted
+// credentialUpsertRows at a time, in the order given, and the statements keep the effect of
+// writing them one by one: pending upserts are written before a removal or a read, and a key id
+// listed twice goes to a second statement (PostgreSQL refuses to update a row twice in one).
 func (s *Store) CredentialSyncOwners(ctx context.Context, p *rotor.CredentialSyncOwnersParams) (*rotor.CredentialDiff, error) {
 	diff := &rotor.CredentialDiff{}
 	err := s.inTx(ctx, func(tx *Store) error {
-		upsert, err := tx.tx.PrepareContext(ctx, tx.d.rebind(`INSERT INTO credentials (`+credentialCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')
-			ON CONFLICT (tenant, key_id) DO UPDATE SET kind = excluded.kind, owner_kind = excluded.owner_kind,
-				owner_id = excluded.owner_id, app_id = excluded.app_id, display_name = excluded.display_name,
-				hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at,
-				thumbprint = excluded.thumbprint, usage = excluded.usage, key_type = excluded.key_type,
-				subject = excluded.subject, issuer = excluded.issuer, last_seen_at = excluded.last_seen_at,
-				removed_at = 0, removed_by = ''`))
-		if err != nil {
-			return fmt.Errorf("prepare credential upsert: %w", err)
-		}
-		defer upsert.Close()
 		now := us(p.Now)
+		args := make([]any, 0, credentialUpsertArgs*credentialUpsertRows)
+		pending := make(map[string]bool, credentialUpsertRows)
+		flush := func() error {
+			rows := len(args) / credentialUpsertArgs
+			if rows == 0 {
+				return nil
+			}
+			q := credentialUpsertFull
+			if rows < credentialUpsertRows {
+				q = credentialUpsert(rows)
+			}
+			if _, err := tx.exec(ctx, q, args...); err != nil {
+				return fmt.Errorf("upsert %d credentials: %w", rows, err)
+			}
+			args = args[:0]
+			clear(pending)
+			return nil
+		}
 		for start := 0; start < len(p.Owners); start += credentialSyncBatch {
 			owners := p.Owners[start:min(start+credentialSyncBatch, len(p.Owners))]
+			if err := flush(); err != nil { // the read below sees every earlier write
+				return err
+			}
 			live, err := tx.liveCredentials(ctx, p.Tenant, owners)
 			if err != nil {
 				return err
+			}
+			liveByOwner := make(map[string][]*rotor.Credential, len(owners))
+			for _, c := range live {
+				liveByOwner[c.OwnerID] = append(liveByOwner[c.OwnerID], c)
 			}
 			for _, o := range owners {
 				seen := make(map[string]bool, len(o.Credentials))
 				for _, c := range o.Credentials {
 					seen[c.KeyID] = true
-					if _, err := upsert.ExecContext(ctx, p.Tenant, c.KeyID, c.Kind, o.OwnerKind, o.OwnerID, o.AppID,
+					if pending[c.KeyID] {
+						if err := flush(); err != nil {
+							return err
+						}
+					}
+					args = append(args, p.Tenant, c.KeyID, c.Kind, o.OwnerKind, o.OwnerID, o.AppID,
 						c.DisplayName, c.Hint, us(c.StartAt), us(c.EndAt), c.Thumbprint, c.Usage, c.KeyType,
-						c.Subject, c.Issuer, now, now); err != nil {
-						return fmt.Errorf("upsert credential %s/%s: %w", p.Tenant, c.KeyID, err)
+						c.Subject, c.Issuer, now, now)
+					pending[c.KeyID] = true
+					if len(args) == credentialUpsertArgs*credentialUpsertRows {
+						if err := flush(); err != nil {
+							return err
+						}
 					}
 					if _, ok := live[c.KeyID]; !ok {
 						added := *c
@@ -273,20 +327,23 @@ func (s *Store) CredentialSyncOwners(ctx context.Context, p *rotor.CredentialSyn
 						diff.Added = append(diff.Added, &added)
 					}
 				}
-				for keyID, c := range live {
-					if c.OwnerID != o.OwnerID || seen[keyID] {
+				for _, c := range liveByOwner[o.OwnerID] {
+					if seen[c.KeyID] {
 						continue
 					}
+					if err := flush(); err != nil {
+						return err
+					}
 					if _, err := tx.exec(ctx, `UPDATE credentials SET removed_at = ? WHERE tenant = ? AND key_id = ?`,
-						now, p.Tenant, keyID); err != nil {
-						return fmt.Errorf("mark credential %s/%s removed: %w", p.Tenant, keyID, err)
+						now, p.Tenant, c.KeyID); err != nil {
+						return fmt.Errorf("mark credential %s/%s removed: %w", p.Tenant, c.KeyID, err)
 					}
 					c.RemovedAt = p.Now.UTC()
 					diff.Removed = append(diff.Removed, c)
 				}
 			}
 		}
-		return nil
+		return flush()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sync credentials of tenant %s: %w", p.Tenant, err)

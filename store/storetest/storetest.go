@@ -56,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 		"AppMarkDeleted":               testAppMarkDeleted,
 		"ServicePrincipal":             testServicePrincipal,
 		"CredentialSyncOwners":         testCredentialSyncOwners,
+		"CredentialSyncOwnersRepeated": testCredentialSyncOwnersRepeatedKey,
 		"CredentialList":               testCredentialList,
 		"CredentialMarkRemoved":        testCredentialMarkRemoved,
 		"CredentialPut":                testCredentialPut,
