@@ -93,7 +93,7 @@ type AppFindParams struct {
 // AppListParams pages through applications ordered by (tenant, display name, id).
 type AppListParams struct {
 	Tenant         string
-	NamePrefix     string
+	NamePrefix     string // display names starting with it, ignoring case
 	IncludeDeleted bool
 	After          *AppCursor
 	Limit          int // zero means 100
