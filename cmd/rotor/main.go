@@ -130,6 +130,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.keysCmd(),
 		c.serveCmd(),
 		c.simCmd(),
+		c.benchCmd(),
 		c.auditCmd(),
 		c.notifyCmd(),
 		c.versionCmd(),

@@ -97,8 +97,10 @@ func (c *cli) openApp(cmd *cobra.Command) (*app, error) {
 func (a *app) init(ctx context.Context) error {
 	now := a.cli.clock.Now()
 	for _, t := range a.cfg.Tenants {
-		if err := a.store.TenantUpsert(ctx, &rotor.Tenant{Name: t.Name, TenantID: t.TenantID, CreatedAt: now, UpdatedAt: now}); err != nil {
-			return err
+		if cur, err := a.store.TenantGet(ctx, t.Name); err != nil || cur.TenantID != t.TenantID {
+			if err := a.store.TenantUpsert(ctx, &rotor.Tenant{Name: t.Name, TenantID: t.TenantID, CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
 		}
 		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock})
 		if err != nil {
