@@ -102,7 +102,7 @@ func (a *app) init(ctx context.Context) error {
 				return err
 			}
 		}
-		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock})
+		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock, Interactive: !a.cli.longRunning})
 		if err != nil {
 			return err
 		}
@@ -232,7 +232,7 @@ func (a *app) engine() (*runner.Engine, error) {
 		},
 		WriteLimiter: a.writeLimiter,
 		Worker:       fmt.Sprintf("%s/%d", host, os.Getpid()),
-		Workers:      r.Workers, LeaseFor: r.Lease.D(), MaxAttempts: r.MaxAttempts,
+		Workers:      r.Workers, LeaseFor: r.Lease.D(), Poll: r.Poll.D(), MaxAttempts: r.MaxAttempts,
 		BackoffBase: r.BackoffBase.D(), BackoffMax: r.BackoffMax.D(),
 	})
 }
