@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +82,7 @@ func (c *cli) devCmd() *cobra.Command {
 			if _, err := a.syncer().Sync(ctx, tenant, false); err != nil {
 				return err
 			}
-			bound, err := a.bindDemo(cmd, s, dir, tenant, bind)
+			bound, err := a.bindDemo(ctx, s, dir, tenant, bind)
 			if err != nil {
 				return err
 			}
@@ -116,8 +117,7 @@ func (c *cli) devCmd() *cobra.Command {
 // bindDemo binds n of the tenant's applications whose secret expires within 29 days to the demo
 // policy, adopting that secret, each with steps of its own, unless they are bound already (a
 // kept --dir). It returns their names.
-func (a *app) bindDemo(cmd *cobra.Command, s *sim.Server, dir, tenant string, n int) ([]string, error) {
-	ctx := cmd.Context()
+func (a *app) bindDemo(ctx context.Context, s *sim.Server, dir, tenant string, n int) ([]string, error) {
 	e, err := a.engine()
 	if err != nil {
 		return nil, err
