@@ -102,7 +102,8 @@ func (a *app) init(ctx context.Context) error {
 				return err
 			}
 		}
-		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock, Interactive: !a.cli.longRunning})
+		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock, Interactive: !a.cli.longRunning,
+			GraphObserve: a.cli.graphObserve})
 		if err != nil {
 			return err
 		}
