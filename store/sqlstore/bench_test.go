@@ -128,7 +128,7 @@ func BenchmarkCredentialList(b *testing.B) {
 			// credentials, the i-th ending (i*7919 mod 730) days after benchNow.
 			_, err := s.exec(b.Context(), `WITH RECURSIVE n (i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
 				INSERT INTO credentials (tenant, key_id, kind, owner_kind, owner_id, app_id, display_name, start_at, end_at,
-					first_seen_at, last_seen_at)
+					first_seen_at, updated_at)
 				SELECT 'contoso', 'key-' || i, ?, ?, 'owner-' || (i / 3), 'client-' || (i / 3), 'client secret',
 					?, ? + (i * 7919 % 730) * 86400000000, ?, ? FROM n`,
 				listCredentials, rotor.KindSecret, rotor.OwnerApplication, us(benchNow.Add(-180*24*time.Hour)), us(benchNow), us(benchNow), us(benchNow))
