@@ -25,6 +25,8 @@ type Store interface {
 	AuditStore
 	AgentStore
 	LeaseStore
+	AccessStore
+	QueryStore
 }
 
 // TenantStore keeps the tenants rotor connects to and their sync cursors.

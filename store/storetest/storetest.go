@@ -70,6 +70,15 @@ func Run(t *testing.T, h Harness) {
 		"Lease":                        testLease,
 		"Agent":                        testAgent,
 		"TimePrecision":                testTimePrecision,
+		"APIToken":                     testAPIToken,
+		"SessionEnd":                   testSessionEnd,
+		"CredentialSearchStates":       testCredentialSearchStates,
+		"CredentialSearchPaging":       testCredentialSearchPaging,
+		"CredentialStats":              testCredentialStats,
+		"AppSearch":                    testAppSearch,
+		"BindingSearch":                testBindingSearch,
+		"RotationSearch":               testRotationSearch,
+		"AuditSearch":                  testAuditSearch,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
