@@ -104,6 +104,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.serveCmd(),
 		c.simCmd(),
 		c.auditCmd(),
+		c.tokenCmd(),
 		c.versionCmd(),
 	)
 	return root
