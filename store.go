@@ -25,6 +25,7 @@ type Store interface {
 	AuditStore
 	AgentStore
 	LeaseStore
+	NotificationStore
 	AccessStore
 	QueryStore
 }
@@ -94,7 +95,7 @@ type AppFindParams struct {
 // AppListParams pages through applications ordered by (tenant, display name, id).
 type AppListParams struct {
 	Tenant         string
-	NamePrefix     string
+	NamePrefix     string // display names starting with it, ignoring case
 	IncludeDeleted bool
 	After          *AppCursor
 	Limit          int // zero means 100

@@ -30,7 +30,10 @@ type Config struct {
 	Encryption Encryption `yaml:"encryption"`
 	Rotation   Rotation   `yaml:"rotation"`
 	Policies   []Policy   `yaml:"policies"`
-	Server     Server     `yaml:"server"`
+	// Notifiers deliver notifications; Notifications route events to them (docs/notifications.md).
+	Notifiers     []Notifier    `yaml:"notifiers"`
+	Notifications Notifications `yaml:"notifications"`
+	Server        Server        `yaml:"server"`
 }
 
 // Store selects and configures the database.
@@ -150,6 +153,7 @@ func Parse(name string, b []byte, opts Options) (*Config, error) {
 	d := NewDecoder(opts.LookupEnv)
 	var c Config
 	d.Decode(&root, &c, "")
+	c.decodeNotifiers(d)
 	c.applyDefaults()
 	c.expandSteps(d)
 	c.validate(d, opts.Steps)
@@ -210,6 +214,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Policies {
 		c.Policies[i].applyDefaults()
 	}
+	c.applyNotifyDefaults()
 }
 
 var (
@@ -282,6 +287,7 @@ func (c *Config) validate(d *Decoder, steps StepChecker) {
 		pnames[p.Name] = i
 		p.validate(d, at, tenants, steps)
 	}
+	c.validateNotify(d, tenants)
 }
 
 // expandSteps expands ${...} in the steps' own settings now, while the environment is at hand:

@@ -42,6 +42,11 @@ func TestExampleValidates(t *testing.T) {
 	require.Equal(t, "https://graph.microsoft.com/v1.0", c.Tenants[0].GraphURL)
 	require.Equal(t, secret.Ref("env:ROTOR_CONTOSO_CLIENT_SECRET"), c.Tenants[0].Auth.ClientSecret)
 	require.Equal(t, DefaultSyncInterval, c.Tenants[1].Sync.Interval.D())
+	require.Len(t, c.Notifiers, 4)
+	require.Len(t, c.Notifications.Routes, 4)
+	routes, err := c.NotifyRoutes()
+	require.NoError(t, err)
+	require.NotNil(t, routes[3].Digest)
 }
 
 // The acceptance case: a typo'd key, a bad duration and a missing required field are all

@@ -238,35 +238,44 @@ func (s *Syncer) applyDelta(ctx context.Context, tenant, col string, b *batch, r
 	return s.markDeleted(ctx, tenant, col, b.removed, res, true, now)
 }
 
-// store writes one page: objects, then their credentials.
+// store writes one page, objects then their credentials and the audit events of what changed,
+// in one transaction.
 func (s *Syncer) store(ctx context.Context, tenant string, b *batch, res *Result, audit bool, now time.Time, col string) error {
-	if len(b.apps) > 0 {
-		if err := s.Store.AppUpsertBatch(ctx, b.apps); err != nil {
+	var diff *rotor.CredentialDiff
+	err := s.Store.InTx(ctx, func(tx rotor.Store) error {
+		if len(b.apps) > 0 {
+			if err := tx.AppUpsertBatch(ctx, b.apps); err != nil {
+				return err
+			}
+		}
+		if len(b.sps) > 0 {
+			if err := tx.ServicePrincipalUpsertBatch(ctx, b.sps); err != nil {
+				return err
+			}
+		}
+		if len(b.owners) == 0 {
+			return nil
+		}
+		var err error
+		if diff, err = tx.CredentialSyncOwners(ctx, &rotor.CredentialSyncOwnersParams{Tenant: tenant, Owners: b.owners, Now: now}); err != nil {
 			return err
 		}
-	}
-	if len(b.sps) > 0 {
-		if err := s.Store.ServicePrincipalUpsertBatch(ctx, b.sps); err != nil {
-			return err
+		if audit {
+			return s.auditChanges(ctx, tx, tenant, diff)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	res.Pages++
 	res.Objects += len(b.ids)
 	for _, o := range b.owners {
 		res.Credentials += len(o.Credentials)
 	}
-	if len(b.owners) > 0 {
-		diff, err := s.Store.CredentialSyncOwners(ctx, &rotor.CredentialSyncOwnersParams{Tenant: tenant, Owners: b.owners, Now: now})
-		if err != nil {
-			return err
-		}
+	if diff != nil {
 		res.Added += len(diff.Added)
 		res.Removed += len(diff.Removed)
-		if audit {
-			if err := s.auditChanges(ctx, tenant, diff); err != nil {
-				return err
-			}
-		}
 	}
 	if s.Progress != nil {
 		s.Progress(Progress{Tenant: tenant, Collection: col, Pages: res.Pages, Objects: res.Objects, Credentials: res.Credentials})
@@ -301,12 +310,12 @@ func (s *Syncer) markDeleted(ctx context.Context, tenant, col string, ids []stri
 			return err
 		}
 	}
-	return s.auditChanges(ctx, tenant, &rotor.CredentialDiff{Removed: removed})
+	return s.auditChanges(ctx, s.Store, tenant, &rotor.CredentialDiff{Removed: removed})
 }
 
 // auditChanges records credentials that appeared or disappeared without rotor doing it.
 // Credentials carrying rotor's marker were created by rotor and are recorded by the engine.
-func (s *Syncer) auditChanges(ctx context.Context, tenant string, diff *rotor.CredentialDiff) error {
+func (s *Syncer) auditChanges(ctx context.Context, st rotor.AuditStore, tenant string, diff *rotor.CredentialDiff) error {
 	record := func(action string, c *rotor.Credential, at time.Time) error {
 		if strings.HasPrefix(c.DisplayName, "rotor:") {
 			return nil
@@ -315,7 +324,7 @@ func (s *Syncer) auditChanges(ctx context.Context, tenant string, diff *rotor.Cr
 			Outcome: rotor.OutcomeInfo, Reason: "changed outside rotor", Details: map[string]string{
 				"owner_kind": string(c.OwnerKind), "owner_id": c.OwnerID, "kind": string(c.Kind),
 				"display_name": c.DisplayName, "end": c.EndAt.UTC().Format(time.RFC3339)}}
-		return s.Store.AuditAppend(ctx, ev)
+		return st.AuditAppend(ctx, ev)
 	}
 	for _, c := range diff.Added {
 		if err := record("credential.added_out_of_band", c, c.FirstSeenAt); err != nil {

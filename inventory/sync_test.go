@@ -24,7 +24,7 @@ type bundle struct {
 	tenant string
 }
 
-func setup(t *testing.T, apps int) *bundle {
+func setup(t testing.TB, apps int) *bundle {
 	t.Helper()
 	s, err := sim.Start(t.Context(), sim.Options{Seed: 21, Tenants: 1, AppsPerTenant: apps})
 	require.NoError(t, err)

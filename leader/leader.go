@@ -27,16 +27,18 @@ type Elector struct {
 // expires); lead is started again on the next term. On return the lease is released.
 func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, fence int64)) {
 	defer e.Store.LeaseRelease(context.WithoutCancel(ctx), e.Name, e.Holder)
-	var cancel context.CancelFunc
-	var done chan struct{}
-	stop := func() {
-		if cancel != nil {
-			cancel()
-			<-done
-			cancel = nil
+	var stop func() // stops the current term; nil when not leading
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	end := func() {
+		if stop != nil {
+			stop()
+			stop = nil
 		}
 	}
-	defer stop()
 	var fence int64
 	var until time.Time
 	for {
@@ -45,23 +47,20 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, fence 
 		switch {
 		case err != nil && ctx.Err() == nil:
 			e.log().Warn("lease", "name", e.Name, "err", err)
-			if cancel != nil && !e.Clock.Now().Before(until) {
+			if stop != nil && !e.Clock.Now().Before(until) {
 				e.log().Warn("lost leadership: the lease could not be renewed in time", "name", e.Name)
-				stop()
+				end()
 			}
-		case held && (cancel == nil || l.Fence != fence):
-			stop()
+		case held && (stop == nil || l.Fence != fence):
+			end()
 			fence, until = l.Fence, l.ExpiresAt
-			var lctx context.Context
-			lctx, cancel = context.WithCancel(ctx)
-			done = make(chan struct{})
 			e.log().Info("leading", "name", e.Name, "fence", fence)
-			go func() { defer close(done); lead(lctx, fence) }()
+			stop = startTerm(ctx, fence, lead)
 		case held:
 			until = l.ExpiresAt
-		case cancel != nil:
+		case stop != nil:
 			e.log().Warn("lost leadership", "name", e.Name, "holder", l.Holder)
-			stop()
+			end()
 		}
 		t := e.Clock.NewTimer(e.TTL / 3)
 		select {
@@ -71,6 +70,15 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, fence 
 		case <-t.Chan():
 		}
 	}
+}
+
+// startTerm runs lead in a goroutine for one term and returns the function that ends the term:
+// it cancels lead's context and waits for lead to return.
+func startTerm(ctx context.Context, fence int64, lead func(ctx context.Context, fence int64)) func() {
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); lead(lctx, fence) }()
+	return func() { cancel(); <-done }
 }
 
 func (e *Elector) log() *slog.Logger {

@@ -217,10 +217,10 @@ func (s *Server) apiApps(w http.ResponseWriter, r *http.Request) error {
 
 type appDetailJSON struct {
 	appJSON
-	ServicePrincipalID string              `json:"service_principal_id,omitempty"`
-	CredentialList     []credentialJSON    `json:"credential_list"`
-	BindingList        []bindingJSON       `json:"binding_list"`
-	Rotations          []rotationJSON      `json:"rotations"`
+	ServicePrincipalID string           `json:"service_principal_id,omitempty"`
+	CredentialList     []credentialJSON `json:"credential_list"`
+	BindingList        []bindingJSON    `json:"binding_list"`
+	Rotations          []rotationJSON   `json:"rotations"`
 }
 
 func (s *Server) apiApp(w http.ResponseWriter, r *http.Request) error {
@@ -275,7 +275,7 @@ type credCursor struct {
 func (s *Server) credentialSearch(r *http.Request, def int) (*rotor.CredentialSearchParams, error) {
 	q := newQuery(r)
 	p := &rotor.CredentialSearchParams{Tenant: q.str("tenant"), AppID: q.str("app_id"), OwnerID: q.str("owner_id"),
-		Kind: rotor.CredentialKind(q.oneOf("kind", string(rotor.KindSecret), string(rotor.KindCertificate))),
+		Kind:      rotor.CredentialKind(q.oneOf("kind", string(rotor.KindSecret), string(rotor.KindCertificate))),
 		OwnerKind: rotor.OwnerKind(q.oneOf("owner_kind", string(rotor.OwnerApplication), string(rotor.OwnerServicePrincipal))),
 		Limit:     q.limit(def)}
 	for _, st := range q.list("state") {

@@ -16,8 +16,8 @@ import (
 // screen readers (the page also offers the numbers as a table).
 func expiryChart(o *inventory.Overview, th lifecycle.Thresholds) template.HTML {
 	const (
-		w, h                      = 760, 220
-		left, right, top, bottom  = 44, 8, 12, 36
+		w, h                     = 760, 220
+		left, right, top, bottom = 44, 8, 12, 36
 	)
 	n := len(o.Weeks)
 	if n == 0 {

@@ -630,4 +630,3 @@ func stepsYAML(steps []rotor.StepSpec) string {
 	}
 	return string(b)
 }
-

@@ -34,15 +34,15 @@ func fmtDuration(d time.Duration) string {
 }
 
 type tenantJSON struct {
-	Name                       string     `json:"name"`
-	TenantID                   string     `json:"tenant_id"`
-	DisplayName                string     `json:"display_name,omitempty"`
-	Configured                 bool       `json:"configured"`
-	ApplicationsSyncedAt       *time.Time `json:"applications_synced_at,omitempty"`
-	ServicePrincipalsSyncedAt  *time.Time `json:"service_principals_synced_at,omitempty"`
-	LastFullSyncAt             *time.Time `json:"last_full_sync_at,omitempty"`
-	Credentials                *int       `json:"credentials,omitempty"`
-	CredentialsByState         map[string]int `json:"credentials_by_state,omitempty"`
+	Name                      string         `json:"name"`
+	TenantID                  string         `json:"tenant_id"`
+	DisplayName               string         `json:"display_name,omitempty"`
+	Configured                bool           `json:"configured"`
+	ApplicationsSyncedAt      *time.Time     `json:"applications_synced_at,omitempty"`
+	ServicePrincipalsSyncedAt *time.Time     `json:"service_principals_synced_at,omitempty"`
+	LastFullSyncAt            *time.Time     `json:"last_full_sync_at,omitempty"`
+	Credentials               *int           `json:"credentials,omitempty"`
+	CredentialsByState        map[string]int `json:"credentials_by_state,omitempty"`
 }
 
 type appJSON struct {

@@ -50,13 +50,13 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request) error {
 }
 
 type appsData struct {
-	Tenants  []string
-	Filter   map[string]string
-	Apps     []*rotor.AppSummary
-	Next     string
-	URL      *url.URL
-	First    bool
-	Invalid  []fieldError
+	Tenants []string
+	Filter  map[string]string
+	Apps    []*rotor.AppSummary
+	Next    string
+	URL     *url.URL
+	First   bool
+	Invalid []fieldError
 }
 
 func (s *Server) pageApps(w http.ResponseWriter, r *http.Request) error {
@@ -116,21 +116,21 @@ func (s *Server) pageApp(w http.ResponseWriter, r *http.Request) error {
 
 // bindForm is the binding form's state: what was entered and what is wrong with it.
 type bindForm struct {
-	App        *rotor.App
-	SP         *rotor.ServicePrincipal
-	Binding    *rotor.Binding // when editing
-	Secrets    []inventory.Row
-	Policies   []string
-	StepTypes  []string
+	App         *rotor.App
+	SP          *rotor.ServicePrincipal
+	Binding     *rotor.Binding // when editing
+	Secrets     []inventory.Row
+	Policies    []string
+	StepTypes   []string
 	PolicySteps map[string]string // policy -> its steps as YAML, for reference
-	Owner      string // application or servicePrincipal
-	Policy     string
-	Choice     string // adopt:<key id>, new
+	Owner       string            // application or servicePrincipal
+	Policy      string
+	Choice      string // adopt:<key id>, new
 	CustomSteps bool
-	StepsText  string
-	Paused     bool
-	Errors     map[string]string
-	ErrorList  []fieldError
+	StepsText   string
+	Paused      bool
+	Errors      map[string]string
+	ErrorList   []fieldError
 }
 
 func (s *Server) newBindForm(r *http.Request, app *rotor.App) (*bindForm, error) {
@@ -443,12 +443,12 @@ func (s *Server) pageCredentials(w http.ResponseWriter, r *http.Request) error {
 type auditData struct {
 	Tenants  []string
 	Outcomes []string
-	Filter  map[string]string
-	Events  []*rotor.AuditEvent
-	Next    string
-	URL     *url.URL
-	First   bool
-	Invalid []fieldError
+	Filter   map[string]string
+	Events   []*rotor.AuditEvent
+	Next     string
+	URL      *url.URL
+	First    bool
+	Invalid  []fieldError
 }
 
 func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request) error {
@@ -511,15 +511,15 @@ func (s *Server) pageNotificationRetry(w http.ResponseWriter, r *http.Request) e
 }
 
 type settingsData struct {
-	Tenants    []tenantJSON
-	Policies   []policyJSON
-	Agents     []agentJSON
-	Tokens     []tokenJSON
-	NewToken   *tokenJSON
-	TokenForm  tokenInput
-	TokenErrs  map[string]string
-	Roles      []string
-	CanSync    bool
+	Tenants   []tenantJSON
+	Policies  []policyJSON
+	Agents    []agentJSON
+	Tokens    []tokenJSON
+	NewToken  *tokenJSON
+	TokenForm tokenInput
+	TokenErrs map[string]string
+	Roles     []string
+	CanSync   bool
 }
 
 func (s *Server) settings(r *http.Request) (*settingsData, error) {

@@ -47,7 +47,11 @@ func Connect(t config.Tenant, opts Options) (*Conn, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	tr, err := Transport(t.CAFile)
+	var cas []string
+	if t.CAFile != "" {
+		cas = append(cas, t.CAFile)
+	}
+	tr, err := Transport(cas...)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
 	}
@@ -72,22 +76,23 @@ func (c *Conn) Endpoint() verify.Endpoint {
 	return verify.Endpoint{AuthorityHost: c.AuthorityHost, Transport: c.Transport, DisableInstanceDiscovery: c.Config.DisableInstanceDiscovery}
 }
 
-// Transport returns an HTTP client trusting the system roots plus, when caFile is set, the
-// certificates in it.
-func Transport(caFile string) (*http.Client, error) {
+// Transport returns an HTTP client trusting the system roots plus the certificates in caFiles.
+func Transport(caFiles ...string) (*http.Client, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
+	if len(caFiles) > 0 {
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", caFile)
+		for _, f := range caFiles {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("ca_file: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", f)
+			}
 		}
 		base.TLSClientConfig.RootCAs = pool
 	}

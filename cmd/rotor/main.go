@@ -8,15 +8,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"os/user"
+	"sync"
 	"syscall"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/spf13/cobra"
 
 	"github.com/rotorhq/rotor/logging"
+	"github.com/rotorhq/rotor/tenant"
 )
 
 func main() {
@@ -38,6 +41,30 @@ type cli struct {
 	logLevel   string
 	logFormat  string
 	log        *slog.Logger
+
+	// Set by openApp for the step types, which are built before it runs.
+	connMu      sync.Mutex
+	conns       map[string]*tenant.Conn
+	kvTransport lazyTransport
+}
+
+// lazyTransport is an HTTP transport set after it is handed out.
+type lazyTransport struct {
+	mu sync.Mutex
+	c  *http.Client
+}
+
+func (l *lazyTransport) Set(c *http.Client) { l.mu.Lock(); l.c = c; l.mu.Unlock() }
+
+// Do implements azcore's policy.Transporter.
+func (l *lazyTransport) Do(req *http.Request) (*http.Response, error) {
+	l.mu.Lock()
+	c := l.c
+	l.mu.Unlock()
+	if c == nil {
+		c = http.DefaultClient
+	}
+	return c.Do(req)
 }
 
 // exitError carries a specific exit status out of a subcommand.
@@ -105,6 +132,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.simCmd(),
 		c.auditCmd(),
 		c.tokenCmd(),
+		c.notifyCmd(),
 		c.versionCmd(),
 	)
 	return root

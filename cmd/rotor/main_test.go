@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rotorhq/rotor/store/sqlstore"
 )
 
 // result is what one in-process run of rotor printed.
@@ -43,4 +46,19 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 	r = rotorRun(t, nil, "--log-level", "loud", "version")
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, `--log-level: log level "loud"`)
+}
+
+// migrationOutput is what rotor migrate prints on an empty database of driver: the pending list
+// (for --status), the applied list, and the final line, from the migrations built into rotor.
+func migrationOutput(t *testing.T, driver string) (status, applied, upToDate string) {
+	t.Helper()
+	ms, err := sqlstore.LoadMigrations(sqlstore.Embedded())
+	require.NoError(t, err)
+	status = fmt.Sprintf("schema version 0, %d pending\n", len(ms))
+	for _, m := range ms {
+		status += fmt.Sprintf("pending %04d_%s\n", m.Version, m.Name)
+		applied += fmt.Sprintf("applied %04d_%s\n", m.Version, m.Name)
+	}
+	upToDate = fmt.Sprintf("schema version %d (%s), up to date\n", len(ms), driver)
+	return status, applied, upToDate
 }

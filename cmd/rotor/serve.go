@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/leader"
+	"github.com/rotorhq/rotor/notify"
 	"github.com/rotorhq/rotor/runner"
 )
 
@@ -102,6 +104,21 @@ func (a *app) serve(ctx context.Context, ready chan<- string) error {
 			}
 		})
 	}
+	if len(a.cfg.Notifiers) > 0 {
+		var secrets notify.SecretSource
+		if a.keyring != nil {
+			secrets = runner.SealedSecrets{Store: a.store, Keyring: a.keyring}
+		}
+		host, _ := os.Hostname()
+		svc, err := a.cli.notifyService(a.cfg, notifyDeps{Store: a.store, Worker: fmt.Sprintf("%s/%d", host, os.Getpid()),
+			Owners: ownerMails{a}, Secrets: secrets, Log: a.cli.log})
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		wg.Go(func() { svc.Run(ctx) })
+	}
 	<-ctx.Done()
 	a.cli.log.Info("stopping")
 	shut, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -139,6 +156,31 @@ func (a *app) planRound(ctx context.Context, e *runner.Engine) {
 			a.cli.log.Warn("due rotation held back", "binding_id", it.Binding.ID, "reason", it.Skipped)
 		}
 	}
+}
+
+// ownerMails reads an application's owners from Graph, for notifications to owners: the mail of
+// users (their user principal name when they have none); service principals have no mail.
+type ownerMails struct{ a *app }
+
+func (o ownerMails) OwnerMails(ctx context.Context, tenant, appObjectID string) ([]string, error) {
+	conn, err := o.a.conn(tenant)
+	if err != nil {
+		return nil, err
+	}
+	owners, err := conn.Graph.ListOwners(ctx, appObjectID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ow := range owners {
+		switch {
+		case ow.Mail != "":
+			out = append(out, ow.Mail)
+		case ow.UserPrincipalName != "" && strings.Contains(ow.UserPrincipalName, "@"):
+			out = append(out, ow.UserPrincipalName)
+		}
+	}
+	return out, nil
 }
 
 // syncKick returns the channel that asks the tenant's sync loop to run now.

@@ -76,8 +76,8 @@ func (c *cli) tokenCmd() *cobra.Command {
 			var rows [][]string
 			type item struct {
 				ID, Name, Role, State, CreatedBy string
-				CreatedAt, ExpiresAt           time.Time
-				LastUsedAt, RevokedAt          *time.Time `json:",omitempty"`
+				CreatedAt, ExpiresAt             time.Time
+				LastUsedAt, RevokedAt            *time.Time `json:",omitempty"`
 			}
 			var items []item
 			for _, t := range ts {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"os"
 	"sort"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/rotorhq/rotor/seal"
 	"github.com/rotorhq/rotor/store/sqlstore"
 	"github.com/rotorhq/rotor/target"
+	"github.com/rotorhq/rotor/target/all"
 	"github.com/rotorhq/rotor/tenant"
 	"github.com/rotorhq/rotor/verify"
 )
@@ -37,9 +40,22 @@ type app struct {
 	kicks    map[string]chan struct{}
 }
 
-// stepRegistry returns the deployment step types rotor knows.
+// stepRegistry returns the deployment step types rotor knows. Key Vault steps authenticate as
+// rotor does in the step's tenant; the connections exist once openApp has run (validating a
+// configuration needs none).
 func (c *cli) stepRegistry() target.Registry {
-	return target.Registry{}
+	return all.Registry(all.Deps{Clock: c.clock, LookupEnv: c.lookupEnv, Logger: c.log,
+		KeyVaultCredential: func(tenant string) (azcore.TokenCredential, error) {
+			c.connMu.Lock()
+			defer c.connMu.Unlock()
+			t, ok := c.conns[tenant]
+			if !ok {
+				return nil, fmt.Errorf("no tenant %q in the configuration", tenant)
+			}
+			return t.Credential, nil
+		},
+		KeyVaultTransport: &c.kvTransport,
+	})
 }
 
 // openApp loads the configuration, opens (and migrates) the store, records the configured
@@ -60,6 +76,21 @@ func (c *cli) openApp(cmd *cobra.Command) (*app, error) {
 		st.Close()
 		return nil, err
 	}
+	c.connMu.Lock()
+	c.conns = a.tenants
+	c.connMu.Unlock()
+	var cas []string
+	for _, t := range cfg.Tenants {
+		if t.CAFile != "" {
+			cas = append(cas, t.CAFile)
+		}
+	}
+	tr, err := tenant.Transport(cas...)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	c.kvTransport.Set(tr)
 	return a, nil
 }
 
@@ -210,6 +241,12 @@ func (c *cli) openStore(ctx context.Context, cfg *config.Config, migrate bool) (
 	switch cfg.Store.Driver {
 	case "sqlite":
 		return sqlstore.OpenSQLite(ctx, cfg.Store.Path, opts)
+	case "postgres":
+		dsn, err := cfg.Store.DSN.Resolve(c.lookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("store.dsn: %w", err)
+		}
+		return sqlstore.OpenPostgres(ctx, dsn.Reveal(), opts)
 	default:
 		return nil, fmt.Errorf("store.driver %q is not supported by this build", cfg.Store.Driver)
 	}

@@ -43,6 +43,6 @@
 // from /secrets. Config.Propagation reproduces this on the vault's clock; the zero value makes
 // every operation take effect at once, RealisticPropagation approximates the recordings.
 //
-// SIMULATED.md lists every simulated behaviour with the Microsoft documentation it follows, and
+// docs/simulator.md lists every simulated behaviour with the Microsoft documentation it follows, and
 // what is not simulated.
 package keyvault

@@ -157,7 +157,8 @@ func (s *Store) AppList(ctx context.Context, p *rotor.AppListParams) ([]*rotor.A
 		where, args = append(where, `tenant = ?`), append(args, p.Tenant)
 	}
 	if p.NamePrefix != "" {
-		where, args = append(where, `display_name LIKE ? ESCAPE '\'`), append(args, likePrefix(p.NamePrefix))
+		// LIKE ignores ASCII case on SQLite and not on PostgreSQL: compare lower-cased on both.
+		where, args = append(where, `LOWER(display_name) LIKE LOWER(?) ESCAPE '\'`), append(args, likePrefix(p.NamePrefix))
 	}
 	if !p.IncludeDeleted {
 		where = append(where, `deleted_at = 0`)
@@ -351,7 +352,9 @@ func sameCredential(stored, c *rotor.Credential, o rotor.OwnerCredentials) bool 
 		stored.KeyType == c.KeyType && stored.Subject == c.Subject && stored.Issuer == c.Issuer && !stored.Removed()
 }
 
-// CredentialSyncOwners implements rotor.InventoryStore.
+// CredentialSyncOwners implements rotor.InventoryStore. Only new and changed credentials are
+// written, several per statement; a key id listed twice in one batch is written once, as the last
+// listing says (PostgreSQL refuses to update a row twice in one statement).
 func (s *Store) CredentialSyncOwners(ctx context.Context, p *rotor.CredentialSyncOwnersParams) (*rotor.CredentialDiff, error) {
 	diff := &rotor.CredentialDiff{}
 	now := us(p.Now)
@@ -363,21 +366,28 @@ func (s *Store) CredentialSyncOwners(ctx context.Context, p *rotor.CredentialSyn
 				return err
 			}
 			var rows [][]any
+			rowOf := map[string]int{} // key id -> its row, so a repeated key id is written once
 			var removed []any
 			for _, o := range owners {
 				seen := make(map[string]bool, len(o.Credentials))
 				for _, c := range o.Credentials {
 					seen[c.KeyID] = true
 					old, known := stored[c.KeyID]
-					if known && sameCredential(old, c, o) {
-						continue
-					}
 					first := now
 					if known {
 						first = us(old.FirstSeenAt)
 					}
-					rows = append(rows, []any{p.Tenant, c.KeyID, c.Kind, o.OwnerKind, o.OwnerID, o.AppID, c.DisplayName, c.Hint,
-						us(c.StartAt), us(c.EndAt), c.Thumbprint, c.Usage, c.KeyType, c.Subject, c.Issuer, first, now, 0, ""})
+					row := []any{p.Tenant, c.KeyID, c.Kind, o.OwnerKind, o.OwnerID, o.AppID, c.DisplayName, c.Hint,
+						us(c.StartAt), us(c.EndAt), c.Thumbprint, c.Usage, c.KeyType, c.Subject, c.Issuer, first, now, 0, ""}
+					if i, dup := rowOf[c.KeyID]; dup {
+						rows[i] = row // listed again: the last listing wins, even when it equals what is stored
+						continue
+					}
+					if known && sameCredential(old, c, o) {
+						continue
+					}
+					rowOf[c.KeyID] = len(rows)
+					rows = append(rows, row)
 					if !known || old.Removed() {
 						added := *c
 						added.Tenant, added.OwnerKind, added.OwnerID, added.AppID = p.Tenant, o.OwnerKind, o.OwnerID, o.AppID

@@ -66,13 +66,32 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 func (s *Store) ensureMigrationTable(ctx context.Context) error {
-	_, err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    BIGINT PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at BIGINT NOT NULL
-	)`)
-	if err != nil && !s.d.isUnique(err) { // two first migrators may race to create it
+	// Under the migration lock: replicas starting at once on an empty PostgreSQL database would
+	// otherwise collide creating it, IF NOT EXISTS notwithstanding (23505, 42710 or 42P07).
+	err := s.inTx(ctx, func(tx *Store) error {
+		if err := tx.lockMigrations(ctx); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    BIGINT PRIMARY KEY,
+			name       TEXT NOT NULL,
+			applied_at BIGINT NOT NULL
+		)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	return nil
+}
+
+// lockMigrations takes the dialect's migration lock for the rest of the transaction s is in.
+func (s *Store) lockMigrations(ctx context.Context) error {
+	if s.d.lockMigrations == nil {
+		return nil
+	}
+	if err := s.d.lockMigrations(ctx, s.tx); err != nil {
+		return fmt.Errorf("lock migrations: %w", err)
 	}
 	return nil
 }
@@ -91,10 +110,8 @@ func (s *Store) Migrate(ctx context.Context, fsys fs.FS) (applied []Migration, e
 	for _, m := range ms {
 		var ran bool
 		err := s.inTx(ctx, func(tx *Store) error {
-			if tx.d.lockMigrations != nil {
-				if err := tx.d.lockMigrations(ctx, tx.tx); err != nil {
-					return fmt.Errorf("lock migrations: %w", err)
-				}
+			if err := tx.lockMigrations(ctx); err != nil {
+				return err
 			}
 			var current int
 			if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {

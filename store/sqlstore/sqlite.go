@@ -49,6 +49,10 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	for k, v := range pragmas {
 		wq[k] = v
 	}
+	// The writer's page cache: inventory keys are random GUIDs, so inserts touch pages all over
+	// the B-trees; with SQLite's default 2 MB cache a large sync spends its time re-reading them.
+	wq.Add("_pragma", "cache_size(-65536)")
+	wq.Add("_pragma", "temp_store(MEMORY)")
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

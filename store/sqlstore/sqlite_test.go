@@ -37,5 +37,15 @@ func TestSQLiteConformance(t *testing.T) {
 				return migrator{s}
 			}
 		},
+		Replicas: func(t *testing.T) (rotor.Store, rotor.Store) {
+			path := filepath.Join(t.TempDir(), "rotor.db")
+			open := func() rotor.Store {
+				s, err := OpenSQLite(t.Context(), path, Options{})
+				require.NoError(t, err)
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			return open(), open()
+		},
 	})
 }

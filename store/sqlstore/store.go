@@ -78,7 +78,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx rotor.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.w.BeginTx(ctx, s.d.txOptions)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -104,6 +104,17 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Store) error) error {
 }
 
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.tx == nil && s.d.txOptions != nil {
+		// Run a lone write in a transaction of the isolation rotor relies on, whatever the
+		// server's default (a SERIALIZABLE default would fail concurrent writes with 40001).
+		var res sql.Result
+		err := s.inTx(ctx, func(tx *Store) error {
+			var err error
+			res, err = tx.exec(ctx, query, args...)
+			return err
+		})
+		return res, err
+	}
 	query = s.d.rebind(query)
 	if s.tx != nil {
 		return s.tx.ExecContext(ctx, query, args...)
@@ -138,6 +149,8 @@ type dialect struct {
 	isUnique func(error) bool
 	// lockMigrations serialises migrators inside their transaction.
 	lockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// txOptions begins every transaction (nil: the driver's default).
+	txOptions *sql.TxOptions
 }
 
 func (d *dialect) rebind(q string) string {

@@ -444,3 +444,46 @@ func testCredentialMarkRemoved(t *testing.T, s rotor.Store) {
 	require.ErrorIs(t, err, rotor.ErrNotFound)
 	require.True(t, strings.Contains(err.Error(), "contoso/"), "the error names the credential: %v", err)
 }
+
+func testAppListNamePrefixCase(t *testing.T, s rotor.Store) {
+	mustTenant(t, s, "contoso")
+	var apps []*rotor.App
+	for _, n := range []string{"Payroll API", "payroll-batch", "PAYROLL admin", "Billing payroll"} {
+		apps = append(apps, &rotor.App{Tenant: "contoso", ID: newID(), AppID: newID(), DisplayName: n, SyncedAt: now})
+	}
+	require.NoError(t, s.AppUpsertBatch(ctx(t), apps))
+	for _, prefix := range []string{"payroll", "PAYROLL", "PayRoll"} {
+		got, err := s.AppList(ctx(t), &rotor.AppListParams{Tenant: "contoso", NamePrefix: prefix})
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"Payroll API", "payroll-batch", "PAYROLL admin"}, appNames(got),
+			"the prefix %q matches ignoring case, as AppFind does", prefix)
+	}
+}
+
+func testCredentialSyncOwnersRepeatedKey(t *testing.T, s rotor.Store) {
+	mustTenant(t, s, "contoso")
+	owner := newID()
+	first, again := secretCred(newID(), now.Add(day)), secretCred(newID(), now.Add(day))
+	again.KeyID, again.DisplayName = first.KeyID, "renamed"
+	var many []*rotor.Credential
+	for range 120 { // several upsert statements' worth, the repeat in a later one
+		many = append(many, secretCred(newID(), now.Add(2*day)))
+	}
+	creds := append([]*rotor.Credential{first}, append(many, again)...)
+	_, err := s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: now,
+		Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: owner, AppID: "x", Credentials: creds[:2]}}})
+	require.NoError(t, err)
+	// A key id listed twice in one sync (next to each other, or far apart) is stored once, as last
+	// listed.
+	for _, list := range [][]*rotor.Credential{{first, again}, creds} {
+		_, err = s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: now,
+			Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: owner, AppID: "x", Credentials: list}}})
+		require.NoError(t, err)
+		got, err := s.CredentialGet(ctx(t), "contoso", first.KeyID)
+		require.NoError(t, err)
+		require.Equal(t, "renamed", got.DisplayName)
+	}
+	list, err := s.CredentialList(ctx(t), &rotor.CredentialListParams{OwnerID: owner})
+	require.NoError(t, err)
+	require.Len(t, list, 121)
+}

@@ -1,12 +1,14 @@
 // Package storetest is the conformance suite every rotor.Store implementation runs:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, storetest.Harness{New: ..., NewDatabase: ...})
+//		storetest.Run(t, storetest.Harness{New: ..., NewDatabase: ..., Replicas: ...})
 //	}
 //
 // Each test gets a fresh, migrated store. The suite checks the contract documented on
 // rotor.Store and its parts: not-found errors, uniqueness, transactions, fencing, claiming under
-// concurrency, the audit chain, and crash-safe migrations.
+// concurrency, the audit chain, and crash-safe migrations; and, with two handles on one database
+// (two replicas), that claims, leases, the one-rotation-in-flight rule and the audit chain hold
+// between processes as they do between goroutines.
 package storetest
 
 import (
@@ -29,6 +31,9 @@ type Harness struct {
 	// NewDatabase returns a function that opens un-migrated handles on one fresh, empty database;
 	// the suite uses it for migration tests, with several handles at once.
 	NewDatabase func(t *testing.T) func() Migrator
+	// Replicas returns two handles on one fresh, migrated, empty database, each with its own
+	// connections, as two rotor processes sharing the store have; closed when t ends.
+	Replicas func(t *testing.T) (a, b rotor.Store)
 }
 
 // Migrator is what the migration tests need of a store.
@@ -48,9 +53,11 @@ func Run(t *testing.T, h Harness) {
 		"AppUpsertAndFind":             testAppUpsertAndFind,
 		"AppListPaging":                testAppListPaging,
 		"InventoryObjectIDs":           testInventoryObjectIDs,
+		"AppListNamePrefixCase":        testAppListNamePrefixCase,
 		"AppMarkDeleted":               testAppMarkDeleted,
 		"ServicePrincipal":             testServicePrincipal,
 		"CredentialSyncOwners":         testCredentialSyncOwners,
+		"CredentialSyncOwnersRepeated": testCredentialSyncOwnersRepeatedKey,
 		"CredentialList":               testCredentialList,
 		"CredentialMarkRemoved":        testCredentialMarkRemoved,
 		"CredentialPut":                testCredentialPut,
@@ -79,11 +86,33 @@ func Run(t *testing.T, h Harness) {
 		"BindingSearch":                testBindingSearch,
 		"RotationSearch":               testRotationSearch,
 		"AuditSearch":                  testAuditSearch,
+		"NotificationInsertOnce":       testNotificationInsertOnce,
+		"NotificationInsertConcurrent": testNotificationInsertConcurrent,
+		"NotificationClaimAndFence":    testNotificationClaimAndFence,
+		"NotificationClaimConcurrent":  testNotificationClaimConcurrent,
+		"NotificationList":             testNotificationList,
+		"NotificationRetryAndPrune":    testNotificationRetryAndPrune,
+		"NotifyCursor":                 testNotifyCursor,
+		"NotificationThreshold":        testNotificationThreshold,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fn(t, h.New(t))
+		})
+	}
+	replicaTests := map[string]func(t *testing.T, a, b rotor.Store){
+		"ReplicaClaimConcurrent": testReplicaClaimConcurrent,
+		"ReplicaLeaseTakeover":   testReplicaLeaseTakeover,
+		"ReplicaOneInFlight":     testReplicaOneInFlight,
+		"ReplicaAuditConcurrent": testReplicaAuditConcurrent,
+	}
+	for name, fn := range replicaTests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			require.NotNil(t, h.Replicas, "Harness.Replicas is required")
+			a, b := h.Replicas(t)
+			fn(t, a, b)
 		})
 	}
 	t.Run("MigrationFailureKeepsVersion", func(t *testing.T) {
