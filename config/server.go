@@ -26,7 +26,14 @@ type Server struct {
 	OIDC    *ServerOIDC   `yaml:"oidc"`
 	Roles   ServerRoles   `yaml:"roles"`
 	Metrics ServerMetrics `yaml:"metrics"`
+
+	publicDerived bool // PublicURL was derived from Listen
 }
+
+// PublicURLDerived reports whether PublicURL was derived from a loopback listen address rather
+// than configured: rotor serve then derives it again from the address it really listens on (a
+// port of 0 picks a free one).
+func (s *Server) PublicURLDerived() bool { return s.publicDerived }
 
 // ServerTLS makes rotor serve HTTPS itself; leave it out behind a TLS-terminating proxy.
 type ServerTLS struct {
@@ -111,6 +118,7 @@ func (s *Server) applyDefaults() {
 				scheme = "https"
 			}
 			s.PublicURL = scheme + "://" + s.Listen
+			s.publicDerived = true
 		}
 	}
 	s.PublicURL = strings.TrimSuffix(s.PublicURL, "/")

@@ -32,6 +32,7 @@ type summaryJSON struct {
 	Tenant     string           `json:"tenant,omitempty"`
 	Now        time.Time        `json:"now"`
 	Total      int              `json:"total"`
+	Active     int              `json:"active"`
 	Within7d   int              `json:"within_7d"`
 	Within30d  int              `json:"within_30d"`
 	Within90d  int              `json:"within_90d"`
@@ -69,7 +70,7 @@ func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request) error {
 
 func summaryOf(o *inventory.Overview) summaryJSON {
 	sm := o.Summary
-	out := summaryJSON{Tenant: o.Tenant, Now: o.Now.UTC(), Total: sm.Total, Within7d: sm.Within7, Within30d: sm.Within30, Within90d: sm.Within90,
+	out := summaryJSON{Tenant: o.Tenant, Now: o.Now.UTC(), Total: sm.Total, Active: sm.Total - sm.Expired, Within7d: sm.Within7, Within30d: sm.Within30, Within90d: sm.Within90,
 		InGrace: sm.InGrace, Expired: sm.Expired, Rotating: sm.Rotating, ByState: map[string]int{}, NextEndAt: tp(o.NextEndAt),
 		MostUrgent: []credentialJSON{}, Weeks: []weekJSON{}}
 	for st, n := range sm.ByState {

@@ -156,7 +156,7 @@ func relative(t, now time.Time) string {
 	var s string
 	switch {
 	case d < time.Minute:
-		return "now"
+		return "just now"
 	case d < time.Hour:
 		s = plural(int(d/time.Minute), "minute")
 	case d < 48*time.Hour:

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,11 +20,15 @@ import (
 // redirect answers a form post by sending the browser to a page (post/redirect/get).
 func redirect(w http.ResponseWriter, r *http.Request, to, msg string) error {
 	if msg != "" {
+		path, frag, _ := strings.Cut(to, "#")
 		sep := "?"
-		if strings.Contains(to, "?") {
+		if strings.Contains(path, "?") {
 			sep = "&"
 		}
-		to += sep + "msg=" + url.QueryEscape(msg)
+		to = path + sep + "msg=" + url.QueryEscape(msg)
+		if frag != "" {
+			to += "#" + frag
+		}
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
@@ -384,6 +389,7 @@ func (s *Server) pageRotation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	slices.Reverse(evs) // the rotation's story reads oldest first
 	// Refresh while a worker may be moving it along (not waiting out its grace period).
 	live := !rt.State.Terminal() && rt.State != rotor.RotationGrace && !(rt.State == rotor.RotationFailed && rt.NextAttemptAt.IsZero())
 	return s.render(w, r, http.StatusOK, "rotation", view{Title: "Rotation of " + app.DisplayName, Nav: "apps", Live: live,

@@ -148,7 +148,40 @@ func writeSimConfig(dir string, s *sim.Server, o simConfigOptions) (string, erro
 			name, t.Tenant.ID, s.URL(), s.GraphURL(), ca)
 		fmt.Fprintf(&b, "    auth:\n      method: client_secret\n      client_id: %s\n      client_secret: file:%s\n", t.Manager.AppID, sf)
 	}
+	if len(s.Seeded.Tenants) > 0 {
+		if err := writeSimSignIn(&b, dir, s); err != nil {
+			return "", err
+		}
+	}
 	b.WriteString(o.extra)
 	path := filepath.Join(dir, "rotor.yaml")
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// writeSimSignIn configures sign-in to the web UI through the first seeded tenant's manager
+// application, with the simulator's demo people (docs/simulator.md): a session key (written
+// once), the OIDC client, and roles for the seeded groups and app roles.
+func writeSimSignIn(b *strings.Builder, dir string, s *sim.Server) error {
+	key := filepath.Join(dir, "session-key")
+	if _, err := os.Stat(key); os.IsNotExist(err) {
+		v, err := seal.GenerateKEK() // 32 random bytes, base64: a session key too
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(key, []byte(v.Reveal()+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	t := s.Seeded.Tenants[0]
+	name, _, _ := strings.Cut(t.Tenant.DefaultDomain, ".")
+	si := t.SignIn
+	fmt.Fprintf(b, "server:\n  session:\n    key: file:%s\n", key)
+	fmt.Fprintf(b, "  oidc:\n    tenant_id: %s\n    client_id: %s\n    client_secret: file:%s\n    authority_host: %s/\n    ca_file: %s\n",
+		t.Tenant.ID, t.Manager.AppID, filepath.Join(dir, strings.ToLower(name)+".secret"), s.URL(), filepath.Join(dir, "ca.pem"))
+	fmt.Fprintf(b, "  roles:\n    groups:\n      %s: admin\n      %s: operator\n      %s: viewer\n", si.Groups["admin"], si.Groups["operator"], si.Groups["viewer"])
+	b.WriteString("    app_roles:\n")
+	for _, r := range []string{"admin", "operator", "viewer"} {
+		fmt.Fprintf(b, "      %s: %s\n", si.AppRoles[r], r)
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/config"
 	"github.com/rotorhq/rotor/inventory"
+	"github.com/rotorhq/rotor/metrics"
 	"github.com/rotorhq/rotor/runner"
 	"github.com/rotorhq/rotor/seal"
 	"github.com/rotorhq/rotor/store/sqlstore"
@@ -34,6 +35,8 @@ type app struct {
 	registry target.Registry
 	keyring  *seal.Keyring // nil when no encryption key is configured
 	policies map[string]*rotor.Policy
+
+	metrics *metrics.Metrics
 
 	limMu    sync.Mutex
 	limiters map[string]*runner.WriteLimiter
@@ -71,7 +74,8 @@ func (c *cli) openApp(cmd *cobra.Command) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cli: c, cfg: cfg, store: st, registry: reg, tenants: map[string]*tenant.Conn{}, policies: map[string]*rotor.Policy{}}
+	a := &app{cli: c, cfg: cfg, store: st, registry: reg, tenants: map[string]*tenant.Conn{}, policies: map[string]*rotor.Policy{},
+		metrics: metrics.New(metrics.Options{Store: st, Clock: c.clock, Warn: cfg.Thresholds.Warn.D(), Log: c.log})}
 	if err := a.init(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -100,7 +104,7 @@ func (a *app) init(ctx context.Context) error {
 		if err := a.store.TenantUpsert(ctx, &rotor.Tenant{Name: t.Name, TenantID: t.TenantID, CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
-		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock})
+		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock, GraphObserve: a.metrics.GraphObserve})
 		if err != nil {
 			return err
 		}
@@ -229,6 +233,7 @@ func (a *app) engine() (*runner.Engine, error) {
 			return p, nil
 		},
 		WriteLimiter: a.writeLimiter,
+		Observer:     a.metrics,
 		Worker:       fmt.Sprintf("%s/%d", host, os.Getpid()),
 		Workers:      r.Workers, LeaseFor: r.Lease.D(), MaxAttempts: r.MaxAttempts,
 		BackoffBase: r.BackoffBase.D(), BackoffMax: r.BackoffMax.D(),
