@@ -87,7 +87,9 @@ func (s *Server) asAPIError(r *http.Request, err error) *apiError {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, kind routeKind, err error) {
 	ae := s.asAPIError(r, err)
 	for k, vs := range ae.header {
-		w.Header()[k] = vs
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
 	}
 	if kind == kindPage && acceptsHTML(r) {
 		s.errorPage(w, r, ae)
