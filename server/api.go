@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,8 +55,20 @@ type weekJSON struct {
 // dashboardWeeks is how many weeks of upcoming expiries the dashboard charts.
 const dashboardWeeks = 26
 
+// summary computes the dashboard's figures. Concurrent requests for the same tenant share one
+// computation (a burst of dashboards costs one pass over the index, not one each); nothing is
+// kept after it, so the figures are never older than the request.
 func (s *Server) summary(r *http.Request, tenant string) (*inventory.Overview, error) {
-	return s.view.Overview(r.Context(), tenant, s.cfg.Clock.Now(), dashboardWeeks, 10)
+	v, err, _ := s.overviews.Do(tenant, func() (any, error) {
+		// Not the request's context: another request may be waiting for this computation.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
+		defer cancel()
+		return s.view.Overview(ctx, tenant, s.cfg.Clock.Now(), dashboardWeeks, 10)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*inventory.Overview), nil
 }
 
 func (s *Server) apiSummary(w http.ResponseWriter, r *http.Request) error {

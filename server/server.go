@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/auth"
@@ -117,6 +118,8 @@ type Server struct {
 
 	touchMu sync.Mutex
 	touched map[string]time.Time // token id -> last recorded use
+
+	overviews singleflight.Group // dashboard computations in progress, by tenant
 }
 
 // New returns a server. It does no network I/O: the identity provider is discovered at the first

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -158,8 +159,14 @@ func (s *Store) AppSearch(ctx context.Context, p *rotor.AppSearchParams) ([]*rot
 		c.add(`a.tenant = ?`, p.Tenant)
 	}
 	if q := strings.TrimSpace(p.Query); q != "" {
-		c.add(`(LOWER(a.display_name) LIKE ? ESCAPE '\' OR LOWER(a.app_id) = ? OR LOWER(a.id) = ?)`,
-			"%"+likePrefix(strings.ToLower(q)), strings.ToLower(q), strings.ToLower(q))
+		// A substring has no index: the search walks the applications, so keep the test cheap.
+		// SQLite's LIKE ignores ASCII case already; PostgreSQL's ILIKE does the same.
+		like := `LIKE`
+		if s.d.name == "postgres" {
+			like = `ILIKE`
+		}
+		c.add(`(a.display_name `+like+` ? ESCAPE '\' OR a.app_id IN (?, ?) OR a.id IN (?, ?))`,
+			"%"+likePrefix(q), q, strings.ToLower(q), q, strings.ToLower(q))
 	}
 	if p.ExpiringWithin > 0 {
 		c.add(`EXISTS (SELECT 1 FROM credentials c WHERE c.app_id = a.app_id AND c.tenant = a.tenant
@@ -286,8 +293,8 @@ func (s *Store) CredentialSearch(ctx context.Context, p *rotor.CredentialSearchP
 			allLive = allLive && liveStates[st]
 		}
 		c.where = append(c.where, `(`+strings.Join(ors, ` OR `)+`)`)
-		if allLive { // lets the end_at index skip the long tail of expired credentials
-			c.add(`c.end_at > ?`, now)
+		if allLive { // lets the indexes skip removed credentials and the long tail of expired ones
+			c.add(`c.removed_at = 0 AND c.end_at > ?`, now)
 		}
 	} else if !p.IncludeRemoved {
 		c.add(`c.removed_at = 0`)
@@ -325,61 +332,117 @@ func (s *Store) CredentialSearch(ctx context.Context, p *rotor.CredentialSearchP
 	return rows, nil
 }
 
-// CredentialStats implements rotor.QueryStore. The counts come from one pass over the
-// credentials_stats index grouped by tenant; the credentials that in-flight rotations replace (a
-// few, however large the inventory) are then moved from active or expiring to rotating or grace.
+// CredentialStats implements rotor.QueryStore.
+//
+// A tenant's live credentials are counted by ranges of their end: every figure (expired, within
+// 7, 30 and 90 days, expiring, each week) is a sum of counts over disjoint ranges cut at those
+// boundaries, and each range count walks only its part of the credentials_stats index (tenant,
+// removed_at, end_at), never a row. One statement per tenant carries every range, so PostgreSQL
+// needs one round trip. The credentials that in-flight rotations replace (a few, however large
+// the inventory) are then moved from active or expiring to rotating or grace.
 func (s *Store) CredentialStats(ctx context.Context, p *rotor.CredentialStatsParams) (*rotor.CredentialStats, error) {
 	now := us(p.Now)
 	warnAt := now + p.Warn.Microseconds()
 	day := (24 * time.Hour).Microseconds()
-	var c conds
+	week := 7 * day
+	var tenants []string
 	if p.Tenant != "" {
-		c.add(`tenant = ?`, p.Tenant)
-	}
-	q := `SELECT tenant,
-		SUM(CASE WHEN removed_at <> 0 AND removed_by = 'rotor' THEN 1 ELSE 0 END),
-		SUM(CASE WHEN removed_at <> 0 AND removed_by <> 'rotor' THEN 1 ELSE 0 END),
-		SUM(CASE WHEN removed_at = 0 AND end_at <= ? THEN 1 ELSE 0 END),
-		SUM(CASE WHEN removed_at = 0 AND end_at > ? AND end_at <= ? THEN 1 ELSE 0 END),
-		SUM(CASE WHEN removed_at = 0 AND end_at > ? THEN 1 ELSE 0 END),
-		SUM(CASE WHEN removed_at = 0 AND end_at > ? AND end_at <= ? THEN 1 ELSE 0 END),
-		SUM(CASE WHEN removed_at = 0 AND end_at > ? AND end_at <= ? THEN 1 ELSE 0 END),
-		SUM(CASE WHEN removed_at = 0 AND end_at > ? AND end_at <= ? THEN 1 ELSE 0 END),
-		COALESCE(MIN(CASE WHEN removed_at = 0 AND end_at > ? THEN end_at END), 0)
-		FROM credentials` + whereClause(c.where) + ` GROUP BY tenant ORDER BY tenant`
-	args := []any{now, now, warnAt, warnAt, now, now + 7*day, now, now + 30*day, now, now + 90*day, now}
-	type tally struct {
-		rotor.TenantCredentialStats
-		expiring, active int
-	}
-	var tallies []*tally
-	byTenant := map[string]*tally{}
-	_, err := queryAll(ctx, s, func(sc interface{ Scan(...any) error }) (*tally, error) {
-		t := &tally{TenantCredentialStats: rotor.TenantCredentialStats{ByState: map[string]int{}}}
-		var cleaned, removed, expired int
-		var next int64
-		if err := sc.Scan(&t.Tenant, &cleaned, &removed, &expired, &t.expiring, &t.active, &t.Within7, &t.Within30, &t.Within90, &next); err != nil {
-			return nil, err
+		tenants = []string{p.Tenant}
+	} else {
+		ts, err := s.TenantList(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("count credentials: %w", err)
 		}
-		t.ByState["cleaned_up"], t.ByState["removed"], t.ByState["expired"] = cleaned, removed, expired
-		t.NextEndAt = tm(next)
-		tallies = append(tallies, t)
-		byTenant[t.Tenant] = t
-		return t, nil
-	}, q, append(args, c.args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("count credentials: %w", err)
+		for _, t := range ts {
+			tenants = append(tenants, t.Name)
+		}
+	}
+	// The boundaries after now, sorted and unique: (b[i], b[i+1]] are the ranges counted.
+	bounds := []int64{now, now + 7*day, now + 30*day, now + 90*day, warnAt}
+	for k := 1; k <= p.Weeks; k++ {
+		bounds = append(bounds, now+int64(k)*week)
+	}
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
+	bounds = slices.DeleteFunc(bounds, func(b int64) bool { return b < now })
+
+	out := &rotor.CredentialStats{Tenants: []rotor.TenantCredentialStats{}}
+	if p.Weeks > 0 {
+		out.Weeks = make([]int, p.Weeks)
+	}
+	byTenant := map[string]*rotor.TenantCredentialStats{}
+	for _, tenant := range tenants {
+		// One statement: the live total, the expired, each range, the soonest end, the removed.
+		var parts []string
+		var args []any
+		add := func(sel string, a ...any) { parts = append(parts, sel); args = append(args, a...) }
+		// Each live credential is in exactly one range: expired, one of (b[i], b[i+1]], or beyond.
+		const from = ` FROM credentials WHERE tenant = ? AND removed_at = 0`
+		add(`SELECT COUNT(*)`+from+` AND end_at > ?`, tenant, bounds[len(bounds)-1])
+		add(`SELECT COUNT(*)`+from+` AND end_at <= ?`, tenant, now)
+		for i := 0; i+1 < len(bounds); i++ {
+			add(`SELECT COUNT(*)`+from+` AND end_at > ? AND end_at <= ?`, tenant, bounds[i], bounds[i+1])
+		}
+		add(`SELECT COALESCE(MIN(end_at), 0)`+from+` AND end_at > ?`, tenant, now)
+		add(`SELECT COUNT(*) FROM credentials WHERE tenant = ? AND removed_at <> 0 AND removed_by = 'rotor'`, tenant)
+		add(`SELECT COUNT(*) FROM credentials WHERE tenant = ? AND removed_at <> 0 AND removed_by <> 'rotor'`, tenant)
+		q := `SELECT (` + strings.Join(parts, `), (`) + `)`
+		vals := make([]int64, len(parts))
+		ptrs := make([]any, len(parts))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := s.queryRow(ctx, q, args...).Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("count credentials of tenant %s: %w", tenant, err)
+		}
+		beyond, expired := int(vals[0]), int(vals[1])
+		ranges := vals[2 : 2+len(bounds)-1]
+		total := beyond + expired
+		for _, n := range ranges {
+			total += int(n)
+		}
+		next, cleaned, removed := vals[len(vals)-3], int(vals[len(vals)-2]), int(vals[len(vals)-1])
+		if total+cleaned+removed == 0 {
+			continue // like a GROUP BY: tenants without credentials have no row
+		}
+		t := rotor.TenantCredentialStats{Tenant: tenant, NextEndAt: tm(next), ByState: map[string]int{
+			"expired": expired, "cleaned_up": cleaned, "removed": removed, "grace": 0, "rotating": 0}}
+		expiring := 0
+		for i, n := range ranges {
+			end := bounds[i+1]
+			if end <= now+7*day {
+				t.Within7 += int(n)
+			}
+			if end <= now+30*day {
+				t.Within30 += int(n)
+			}
+			if end <= now+90*day {
+				t.Within90 += int(n)
+			}
+			if end <= warnAt {
+				expiring += int(n)
+			}
+			if p.Weeks > 0 {
+				if w := (end - now - 1) / week; w < int64(p.Weeks) {
+					out.Weeks[w] += int(n)
+				}
+			}
+		}
+		t.ByState["expiring"] = expiring
+		t.ByState["active"] = total - expired - expiring
+		out.Tenants = append(out.Tenants, t)
+	}
+	for i := range out.Tenants {
+		byTenant[out.Tenants[i].Tenant] = &out.Tenants[i]
 	}
 
 	// The credentials in-flight rotations replace, each once: grace wins over rotating.
 	fq := `SELECT c.tenant, c.key_id, c.end_at, ` + inGracePhase + `
 		FROM rotations r JOIN credentials c ON c.tenant = r.tenant AND c.key_id = r.old_key_id
 		WHERE r.state NOT IN ` + terminalStates + ` AND c.removed_at = 0 AND c.end_at > ?`
+	// Every tenant's, filtered below: with a tenant condition the planner walks the tenant's
+	// credentials instead of the few rotations.
 	fargs := []any{now}
-	if p.Tenant != "" {
-		fq += ` AND r.tenant = ?`
-		fargs = append(fargs, p.Tenant)
-	}
 	type fact struct {
 		tenant, key string
 		end         int64
@@ -406,47 +469,14 @@ func (s *Store) CredentialStats(ctx context.Context, p *rotor.CredentialStatsPar
 			continue
 		}
 		if f.end <= warnAt {
-			t.expiring--
+			t.ByState["expiring"]--
 		} else {
-			t.active--
+			t.ByState["active"]--
 		}
 		if f.grace {
 			t.ByState["grace"]++
 		} else {
 			t.ByState["rotating"]++
-		}
-	}
-	out := &rotor.CredentialStats{Tenants: make([]rotor.TenantCredentialStats, 0, len(tallies))}
-	for _, t := range tallies {
-		t.ByState["expiring"], t.ByState["active"] = t.expiring, t.active
-		t.ByState["grace"] += 0 // present even when zero
-		t.ByState["rotating"] += 0
-		out.Tenants = append(out.Tenants, t.TenantCredentialStats)
-	}
-
-	if p.Weeks > 0 {
-		week := (7 * 24 * time.Hour).Microseconds()
-		// Buckets are (start, end]: an end exactly a week from now is in the first week.
-		wq := `SELECT (end_at - ? - 1) / ?, COUNT(*) FROM credentials WHERE removed_at = 0 AND end_at > ? AND end_at <= ?`
-		wargs := []any{now, week, now, now + int64(p.Weeks)*week}
-		if p.Tenant != "" {
-			wq += ` AND tenant = ?`
-			wargs = append(wargs, p.Tenant)
-		}
-		out.Weeks = make([]int, p.Weeks)
-		type bucket struct{ w, n int64 }
-		bs, err := queryAll(ctx, s, func(sc interface{ Scan(...any) error }) (bucket, error) {
-			var b bucket
-			err := sc.Scan(&b.w, &b.n)
-			return b, err
-		}, wq+` GROUP BY 1`, wargs...)
-		if err != nil {
-			return nil, fmt.Errorf("count credentials by week: %w", err)
-		}
-		for _, b := range bs {
-			if b.w >= 0 && b.w < int64(p.Weeks) {
-				out.Weeks[b.w] += int(b.n)
-			}
 		}
 	}
 	return out, nil

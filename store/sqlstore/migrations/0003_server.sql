@@ -27,6 +27,8 @@ CREATE INDEX ended_sessions_expiry ON ended_sessions (expires_at);
 
 -- The dashboard's counts read this index only, not the credentials' rows.
 CREATE INDEX credentials_stats ON credentials (tenant, removed_at, end_at, removed_by);
+-- The application list: its order, and what its filters read without visiting the rows.
+CREATE INDEX applications_list ON applications (tenant, display_name, id, deleted_at, app_id);
 -- An application's credentials (its own and its service principal's) by client id.
 CREATE INDEX credentials_app ON credentials (app_id, tenant, end_at);
 -- Which in-flight rotation replaces a credential (its state depends on it).
