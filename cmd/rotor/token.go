@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rotorhq/rotor"
+	"github.com/rotorhq/rotor/auth"
+	"github.com/rotorhq/rotor/config"
 	"github.com/rotorhq/rotor/server"
 )
 
@@ -25,6 +27,16 @@ func (c *cli) tokenCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
+			}
+			if _, err := auth.ParseRole(role); err != nil {
+				return fmt.Errorf("--role: %w", err)
+			}
+			d, err := config.ParseDuration(expires)
+			if err != nil {
+				return fmt.Errorf("--expires: %w", err)
+			}
+			if d < time.Hour || d > 366*24*time.Hour {
+				return fmt.Errorf("--expires %s: use 1h to 366d: tokens always expire", expires)
 			}
 			a, err := c.openApp(cmd)
 			if err != nil {
