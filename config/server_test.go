@@ -17,6 +17,7 @@ func TestServerDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:8080", c.Server.Listen)
 	require.Equal(t, "http://127.0.0.1:8080", c.Server.PublicURL, "derived from a loopback listen address")
+	require.True(t, c.Server.PublicURLDerived(), "serve derives it again from the port it listens on")
 	require.Equal(t, 8*time.Hour, c.Server.Session.Lifetime.D())
 	require.Nil(t, c.Server.OIDC)
 	require.False(t, c.Server.Secure())
@@ -46,6 +47,7 @@ func TestServerOIDC(t *testing.T) {
 	require.NoError(t, err)
 	s := c.Server
 	require.Equal(t, "https://rotor.example.org", s.PublicURL, "trailing slash trimmed")
+	require.False(t, s.PublicURLDerived())
 	require.True(t, s.Secure())
 	require.Equal(t, "https://rotor.example.org/auth/callback", s.RedirectURL())
 	require.Equal(t, "https://rotor.example.org/auth/signed-out", s.PostLogoutURL())
