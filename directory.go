@@ -96,7 +96,7 @@ type Credential struct {
 	RemovedAt   time.Time // when rotor saw it gone from Entra; zero while present
 	RemovedBy   string    // "rotor" when a rotor cleanup removed it, empty otherwise
 
-	// OwnerName is the owner's display name, filled by the store on reads.
+	// OwnerName is the owner's display name, kept with the credential for listings.
 	OwnerName string
 }
 

@@ -55,7 +55,8 @@ type SyncCursor struct {
 
 // InventoryStore keeps what rotor discovered in each tenant: metadata only, never secret values.
 type InventoryStore interface {
-	// AppUpsertBatch stores applications; unchanged ones are not written.
+	// AppUpsertBatch stores applications; unchanged ones are not written. A renamed application's
+	// credentials carry its new name.
 	AppUpsertBatch(ctx context.Context, apps []*App) error
 	AppGet(ctx context.Context, tenant, id string) (*App, error)
 	// AppFind finds live applications whose object id, client id or display name equals query.
@@ -79,8 +80,8 @@ type InventoryStore interface {
 	CredentialSyncOwners(ctx context.Context, p *CredentialSyncOwnersParams) (*CredentialDiff, error)
 	CredentialGet(ctx context.Context, tenant, keyID string) (*Credential, error)
 	CredentialList(ctx context.Context, p *CredentialListParams) ([]*Credential, error)
-	// CredentialPut records one credential rotor created, leaving the owner's others alone; it
-	// sets FirstSeenAt and UpdatedAt to now for a new one.
+	// CredentialPut records one credential rotor created (with c.OwnerName), leaving the owner's
+	// others alone; it sets FirstSeenAt and UpdatedAt to now for a new one.
 	CredentialPut(ctx context.Context, c *Credential, now time.Time) error
 	// CredentialMarkRemoved records that rotor removed a credential (cleanup).
 	CredentialMarkRemoved(ctx context.Context, p *CredentialMarkRemovedParams) error
@@ -115,6 +116,7 @@ type ObjectMarkDeletedParams struct {
 type OwnerCredentials struct {
 	OwnerKind   OwnerKind
 	OwnerID     string
+	OwnerName   string // the owner's display name, stored with its credentials
 	AppID       string
 	Credentials []*Credential
 	// Kinds the set is complete for; nil means every kind. A delta that reports only an owner's

@@ -264,8 +264,11 @@ func (c *Config) validate(d *Decoder, steps StepChecker) {
 	if r.PlanInterval.D() < time.Minute {
 		d.Errorf("rotation.plan_interval", "%s is too short: at least 1m", r.PlanInterval)
 	}
-	if r.Lease.D() < 10*time.Second {
-		d.Errorf("rotation.lease", "%s is too short: at least 10s", r.Lease)
+	if r.Lease.D() < time.Second {
+		d.Errorf("rotation.lease", "%s is too short: at least 1s (keep it well above a step's duration; it is renewed at a third of it)", r.Lease)
+	}
+	if r.Poll.D() < 100*time.Millisecond {
+		d.Errorf("rotation.poll", "%s is too short: at least 100ms", r.Poll)
 	}
 	if r.MaxAttempts < 1 {
 		d.Errorf("rotation.max_attempts", "%d: at least 1", r.MaxAttempts)

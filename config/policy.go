@@ -76,10 +76,13 @@ type Encryption struct {
 type Rotation struct {
 	Workers      int      `yaml:"workers"`
 	PlanInterval Duration `yaml:"plan_interval"`
-	Lease        Duration `yaml:"lease"`
-	MaxAttempts  int      `yaml:"max_attempts"`
-	BackoffBase  Duration `yaml:"backoff_base"`
-	BackoffMax   Duration `yaml:"backoff_max"`
+	// Poll is how often idle workers look for runnable rotations (a rotation planned in the same
+	// process starts at once).
+	Poll        Duration `yaml:"poll"`
+	Lease       Duration `yaml:"lease"`
+	MaxAttempts int      `yaml:"max_attempts"`
+	BackoffBase Duration `yaml:"backoff_base"`
+	BackoffMax  Duration `yaml:"backoff_max"`
 	// WriteQuotaShare is the share of Graph's documented per-app, per-tenant write quota
 	// (3,000 writes per 150 s) rotor allows itself, leaving the rest to other tools.
 	WriteQuotaShare float64 `yaml:"write_quota_share"`
@@ -145,6 +148,9 @@ func (r *Rotation) applyDefaults() {
 	}
 	if r.Lease == 0 {
 		r.Lease = Duration(2 * time.Minute)
+	}
+	if r.Poll == 0 {
+		r.Poll = Duration(5 * time.Second)
 	}
 	if r.MaxAttempts == 0 {
 		r.MaxAttempts = 8

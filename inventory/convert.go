@@ -13,11 +13,23 @@ import (
 
 // batch is one page converted for the store.
 type batch struct {
+	pages   int      // pages merged into this batch (0 means 1)
 	ids     []string // every live object in the page
 	apps    []*rotor.App
 	sps     []*rotor.ServicePrincipal
 	owners  []rotor.OwnerCredentials
 	removed []string // objects a delta reports deleted
+}
+
+// merge appends o's objects to b's.
+func (b *batch) merge(o *batch) *batch {
+	b.pages = max(b.pages, 1) + max(o.pages, 1)
+	b.ids = append(b.ids, o.ids...)
+	b.apps = append(b.apps, o.apps...)
+	b.sps = append(b.sps, o.sps...)
+	b.owners = append(b.owners, o.owners...)
+	b.removed = append(b.removed, o.removed...)
+	return b
 }
 
 func str(p *string, fallback string) string {
@@ -50,7 +62,7 @@ func appBatch(tenant string, page []graph.Application, stored map[string]*rotor.
 		}
 		b.ids = append(b.ids, a.ID)
 		b.apps = append(b.apps, app)
-		if o, ok := ownerCredentials(rotor.OwnerApplication, a.ID, app.AppID, a.PasswordCredentials, a.KeyCredentials); ok {
+		if o, ok := ownerCredentials(rotor.OwnerApplication, a.ID, app.AppID, app.DisplayName, a.PasswordCredentials, a.KeyCredentials); ok {
 			b.owners = append(b.owners, o)
 		}
 	}
@@ -77,7 +89,7 @@ func spBatch(tenant string, page []graph.ServicePrincipal, stored map[string]*ro
 		}
 		b.ids = append(b.ids, p.ID)
 		b.sps = append(b.sps, sp)
-		if o, ok := ownerCredentials(rotor.OwnerServicePrincipal, p.ID, sp.AppID, p.PasswordCredentials, p.KeyCredentials); ok {
+		if o, ok := ownerCredentials(rotor.OwnerServicePrincipal, p.ID, sp.AppID, sp.DisplayName, p.PasswordCredentials, p.KeyCredentials); ok {
 			b.owners = append(b.owners, o)
 		}
 	}
@@ -86,8 +98,8 @@ func spBatch(tenant string, page []graph.ServicePrincipal, stored map[string]*ro
 
 // ownerCredentials gathers an object's credentials; the set is complete for the kinds the
 // response carried (both in a full listing, maybe one in a delta).
-func ownerCredentials(kind rotor.OwnerKind, id, appID string, pcs *[]graph.PasswordCredential, kcs *[]graph.KeyCredential) (rotor.OwnerCredentials, bool) {
-	o := rotor.OwnerCredentials{OwnerKind: kind, OwnerID: id, AppID: appID, Kinds: []rotor.CredentialKind{}}
+func ownerCredentials(kind rotor.OwnerKind, id, appID, name string, pcs *[]graph.PasswordCredential, kcs *[]graph.KeyCredential) (rotor.OwnerCredentials, bool) {
+	o := rotor.OwnerCredentials{OwnerKind: kind, OwnerID: id, OwnerName: name, AppID: appID, Kinds: []rotor.CredentialKind{}}
 	if pcs != nil {
 		o.Kinds = append(o.Kinds, rotor.KindSecret)
 		for _, pc := range *pcs {

@@ -268,7 +268,7 @@ func (s *Syncer) store(ctx context.Context, tenant string, b *batch, res *Result
 	if err != nil {
 		return err
 	}
-	res.Pages++
+	res.Pages += max(b.pages, 1)
 	res.Objects += len(b.ids)
 	for _, o := range b.owners {
 		res.Credentials += len(o.Credentials)
@@ -346,11 +346,14 @@ func ownerKindOf(col string) rotor.OwnerKind {
 	return rotor.OwnerApplication
 }
 
-// pipeline runs produce and consume concurrently with a small buffer between them, so that the
-// next page is fetched while the current one is stored, with memory bounded by the buffer.
+// pipeline runs produce and consume concurrently, so that the next page is fetched while the
+// current one is stored. Pages that are already waiting when consume is free are handed over
+// together (at most maxGroup), so that a store slower than the network commits fewer, larger
+// transactions; memory stays bounded by the buffer.
 func pipeline(ctx context.Context, produce func(ctx context.Context, emit func(*batch) error) error, consume func(*batch) error) error {
+	const buffer, maxGroup = 4, 4
 	g, gctx := errgroup.WithContext(ctx)
-	ch := make(chan *batch, 2)
+	ch := make(chan *batch, buffer)
 	g.Go(func() error {
 		defer close(ch)
 		return produce(gctx, func(b *batch) error {
@@ -364,7 +367,20 @@ func pipeline(ctx context.Context, produce func(ctx context.Context, emit func(*
 	})
 	g.Go(func() error {
 		for b := range ch {
-			if err := consume(b); err != nil {
+			group := b
+		drain:
+			for n := 1; n < maxGroup; n++ {
+				select {
+				case next, ok := <-ch:
+					if !ok {
+						break drain
+					}
+					group = group.merge(next)
+				default:
+					break drain
+				}
+			}
+			if err := consume(group); err != nil {
 				return err
 			}
 		}

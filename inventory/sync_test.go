@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/graph"
+	"github.com/rotorhq/rotor/lifecycle"
 	"github.com/rotorhq/rotor/sim"
 	"github.com/rotorhq/rotor/store/sqlstore"
 )
@@ -108,4 +110,27 @@ func TestUnknownDeltaLinkFallsBackToFullSync(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, res.Full)
 	require.LessOrEqual(t, res.Pages, 2, "an incremental sync with nothing new reads one page per collection")
+}
+
+func TestViewExpiringWithinLeavesExpiredOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 60)
+	_, err := b.syncer.Sync(t.Context(), b.tenant, false)
+	require.NoError(t, err)
+	v := &View{Store: b.store, Thresholds: lifecycle.DefaultThresholds}
+	now := time.Now()
+	rows, err := v.List(t.Context(), Filter{ExpiringWithin: 30 * 24 * time.Hour}, now)
+	require.NoError(t, err)
+	require.NotEmpty(t, rows, "the seed has secrets expiring soon")
+	for _, r := range rows {
+		require.True(t, r.EndAt.After(now) && r.EndAt.Before(now.Add(30*24*time.Hour)), "%s ends %s", r.KeyID, r.EndAt)
+		require.NotEqual(t, lifecycle.Expired, r.State)
+	}
+	expired, err := v.List(t.Context(), Filter{States: []lifecycle.State{lifecycle.Expired}}, now)
+	require.NoError(t, err)
+	require.NotEmpty(t, expired, "the seed has expired secrets")
+	sum, err := v.Summarise(t.Context(), b.tenant, now)
+	require.NoError(t, err)
+	require.Equal(t, len(expired), sum.Expired)
+	require.Equal(t, len(rows), sum.Within30, "the dashboard and rotor ls agree")
 }

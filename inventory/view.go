@@ -28,7 +28,7 @@ type Filter struct {
 	AppID          string // client id
 	Kind           rotor.CredentialKind
 	States         []lifecycle.State
-	ExpiringWithin time.Duration // EndAt before now + this
+	ExpiringWithin time.Duration // still valid and ending before now + this (expired ones are the state expired)
 	IncludeRemoved bool
 	Limit          int
 }
@@ -97,7 +97,7 @@ func (v *View) List(ctx context.Context, f Filter, now time.Time) ([]Row, error)
 	p := &rotor.CredentialListParams{Tenant: f.Tenant, OwnerKind: f.OwnerKind, OwnerID: f.OwnerID, AppID: f.AppID, Kind: f.Kind,
 		IncludeRemoved: f.IncludeRemoved || wants(f.States, lifecycle.CleanedUp) || wants(f.States, lifecycle.Removed)}
 	if f.ExpiringWithin > 0 {
-		p.EndBefore = now.Add(f.ExpiringWithin)
+		p.EndAfter, p.EndBefore = now, now.Add(f.ExpiringWithin)
 	}
 	if len(f.States) == 0 && f.Limit > 0 {
 		p.Limit = f.Limit

@@ -76,9 +76,10 @@ func (e *Engine) create(ctx context.Context, r *rotor.Rotation, log *slog.Logger
 			}
 			// The inventory learns of the credential now, not at the next sync: the planner
 			// must see the binding's new credential at once.
+			name, _ := e.appName(ctx, r)
 			return tx.CredentialPut(ctx, &rotor.Credential{Tenant: r.Tenant, KeyID: ns.KeyID, Kind: rotor.KindSecret,
-				OwnerKind: r.OwnerKind, OwnerID: r.OwnerID, AppID: r.AppID, DisplayName: ns.DisplayName, Hint: ns.Hint,
-				StartAt: ns.StartAt, EndAt: ns.EndAt}, e.cfg.Clock.Now())
+				OwnerKind: r.OwnerKind, OwnerID: r.OwnerID, OwnerName: name, AppID: r.AppID, DisplayName: ns.DisplayName,
+				Hint: ns.Hint, StartAt: ns.StartAt, EndAt: ns.EndAt}, e.cfg.Clock.Now())
 		})
 	if err != nil {
 		r.NewKeyID, r.NewEndAt, r.State = "", time.Time{}, rotor.RotationCreating

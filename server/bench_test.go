@@ -96,7 +96,7 @@ func benchSetup(b *testing.B, backend string) *benchEnv {
 				DisplayName: fmt.Sprintf("%s-%s-%06d", []string{"payments", "billing", "orders", "search", "identity"}[idx%5],
 					[]string{"api", "worker", "web", "etl"}[idx%4], idx), Tags: []string{"team:platform"}, SyncedAt: start}
 			apps = append(apps, a)
-			o := rotor.OwnerCredentials{OwnerKind: rotor.OwnerApplication, OwnerID: a.ID, AppID: a.AppID}
+			o := rotor.OwnerCredentials{OwnerKind: rotor.OwnerApplication, OwnerID: a.ID, OwnerName: a.DisplayName, AppID: a.AppID}
 			for range 1 + rng.IntN(5) {
 				end := start.Add(time.Duration(rng.IntN(790)-60) * day)
 				o.Credentials = append(o.Credentials, &rotor.Credential{KeyID: uuid.NewString(), Kind: rotor.KindSecret, DisplayName: "prod",

@@ -82,7 +82,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 		c := &rotor.Credential{KeyID: uuid.NewString(), Kind: rotor.KindSecret, DisplayName: "prod", Hint: "abc",
 			StartAt: start.Add(-300 * day), EndAt: start.Add(time.Duration(i*5-20) * day)}
 		_, err := st.CredentialSyncOwners(ctx, &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: start, Owners: []rotor.OwnerCredentials{
-			{OwnerKind: rotor.OwnerApplication, OwnerID: a.ID, AppID: a.AppID, Credentials: []*rotor.Credential{c}}}})
+			{OwnerKind: rotor.OwnerApplication, OwnerID: a.ID, OwnerName: a.DisplayName, AppID: a.AppID, Credentials: []*rotor.Credential{c}}}})
 		require.NoError(t, err)
 		b.dir.put(rotor.OwnerRef{Kind: rotor.OwnerApplication, ID: a.ID}, c)
 		b.apps = append(b.apps, a)

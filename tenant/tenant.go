@@ -39,6 +39,9 @@ type Options struct {
 	Clock     clockwork.Clock
 	// GraphObserve, when set, sees every Graph call (metrics).
 	GraphObserve func(tenant string, call graph.Call)
+	// Interactive gives reads a short retry budget (3 attempts, waits up to 5 s): a person at a
+	// terminal should hear about an unreachable tenant in seconds. The server keeps the default.
+	Interactive bool
 }
 
 // Connect builds the connection of tenant t. It does no network I/O: a credential that does not
@@ -60,6 +63,9 @@ func Connect(t config.Tenant, opts Options) (*Conn, error) {
 		return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
 	}
 	gopts := graph.Options{Transport: tr, Clock: opts.Clock}
+	if opts.Interactive {
+		gopts.MaxAttempts, gopts.MaxBackoff = 3, 5*time.Second
+	}
 	if opts.GraphObserve != nil {
 		name := t.Name
 		gopts.Observe = func(c graph.Call) { opts.GraphObserve(name, c) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"strings"
@@ -32,10 +33,18 @@ type credentialJSON struct {
 	Managed     bool      `json:"managed"`
 }
 
-func credentialRows(rows []inventory.Row, now time.Time) ([]string, [][]string, []credentialJSON) {
+func credentialRows(rows []inventory.Row, now time.Time, format string) ([]string, [][]string, []credentialJSON) {
 	header := []string{"TENANT", "APP", "OWNER", "KIND", "KEY ID", "NAME", "EXPIRES", "LEFT", "STATE", "MANAGED"}
+	if format == outJSON {
+		items := make([]credentialJSON, 0, len(rows))
+		for _, r := range rows {
+			items = append(items, credentialJSON{Tenant: r.Tenant, OwnerKind: string(r.OwnerKind), OwnerID: r.OwnerID, OwnerName: r.OwnerName,
+				AppID: r.AppID, Kind: string(r.Kind), KeyID: r.KeyID, DisplayName: r.DisplayName, Hint: r.Hint, Thumbprint: r.Thumbprint,
+				StartAt: r.StartAt, EndAt: r.EndAt, State: string(r.State), Urgency: r.Urgency.String(), Managed: r.Managed})
+		}
+		return header, nil, items
+	}
 	out := make([][]string, 0, len(rows))
-	items := make([]credentialJSON, 0, len(rows))
 	for _, r := range rows {
 		managed := ""
 		if r.Managed {
@@ -47,11 +56,8 @@ func credentialRows(rows []inventory.Row, now time.Time) ([]string, [][]string, 
 		}
 		out = append(out, []string{r.Tenant, r.OwnerName, owner, string(r.Kind), r.KeyID, r.DisplayName,
 			r.EndAt.UTC().Format("2006-01-02 15:04"), left(r.EndAt.Sub(now)), string(r.State), managed})
-		items = append(items, credentialJSON{Tenant: r.Tenant, OwnerKind: string(r.OwnerKind), OwnerID: r.OwnerID, OwnerName: r.OwnerName,
-			AppID: r.AppID, Kind: string(r.Kind), KeyID: r.KeyID, DisplayName: r.DisplayName, Hint: r.Hint, Thumbprint: r.Thumbprint,
-			StartAt: r.StartAt, EndAt: r.EndAt, State: string(r.State), Urgency: r.Urgency.String(), Managed: r.Managed})
 	}
-	return header, out, items
+	return header, out, nil
 }
 
 // left prints a duration until expiry in days (or hours when under two days).
@@ -137,12 +143,16 @@ func (c *cli) lsCmd() *cobra.Command {
 			} else if rows, err = a.view().List(cmd.Context(), f, now); err != nil {
 				return err
 			}
-			header, out, items := credentialRows(rows, now)
-			return writeRows(c.stdout, output, header, out, items)
+			header, out, items := credentialRows(rows, now, output)
+			w := bufio.NewWriterSize(c.stdout, 64<<10)
+			if err := writeRows(w, output, header, out, items); err != nil {
+				return err
+			}
+			return w.Flush()
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&within, "expiring-within", "", "only credentials ending within this duration (30d, 12h)")
+	fl.StringVar(&within, "expiring-within", "", "only valid credentials ending within this duration (30d, 12h); --state expired lists expired ones")
 	fl.StringSliceVar(&states, "state", nil, "only these states (comma separated)")
 	fl.StringVar(&tenantName, "tenant", "", "only this tenant")
 	fl.StringVar(&app, "app", "", "only this application (display name, client id or object id)")

@@ -42,6 +42,9 @@ type cli struct {
 	logFormat  string
 	log        *slog.Logger
 
+	// longRunning is set by serve and dev: Graph reads keep their full retry budget.
+	longRunning bool
+
 	// Set by openApp for the step types, which are built before it runs.
 	connMu      sync.Mutex
 	conns       map[string]*tenant.Conn
@@ -130,6 +133,8 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.keysCmd(),
 		c.serveCmd(),
 		c.simCmd(),
+		c.devCmd(),
+		c.benchCmd(),
 		c.auditCmd(),
 		c.tokenCmd(),
 		c.notifyCmd(),

@@ -34,6 +34,7 @@ func (c *cli) serveCmd() *cobra.Command {
 			"through the store), and every replica's workers run rotations. Stops cleanly on SIGTERM.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			c.longRunning = true
 			a, err := c.openApp(cmd)
 			if err != nil {
 				return err

@@ -68,7 +68,7 @@ func (c *cli) showCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(w, "\nCredentials (%d, removed ones included)\n", len(rows))
-			header, out, _ := credentialRows(rows, now)
+			header, out, _ := credentialRows(rows, now, outTable)
 			if err := writeRows(w, outTable, header, out, nil); err != nil {
 				return err
 			}

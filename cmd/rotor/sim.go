@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/rotorhq/rotor/seal"
 	"github.com/rotorhq/rotor/sim"
@@ -153,9 +154,56 @@ func writeSimConfig(dir string, s *sim.Server, o simConfigOptions) (string, erro
 			return "", err
 		}
 	}
-	b.WriteString(o.extra)
+	out, err := mergeYAML(b.String(), o.extra)
+	if err != nil {
+		return "", fmt.Errorf("simulator configuration: extra settings: %w", err)
+	}
 	path := filepath.Join(dir, "rotor.yaml")
-	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+	return path, os.WriteFile(path, []byte(out), 0o600)
+}
+
+// mergeYAML returns base with extra's settings merged in: mappings are merged key by key (so
+// extra may add server.listen to the server section base writes), anything else in extra
+// replaces base's value.
+func mergeYAML(base, extra string) (string, error) {
+	if strings.TrimSpace(extra) == "" {
+		return base, nil
+	}
+	var b, e yaml.Node
+	if err := yaml.Unmarshal([]byte(base), &b); err != nil {
+		return "", err
+	}
+	if err := yaml.Unmarshal([]byte(extra), &e); err != nil {
+		return "", err
+	}
+	if len(e.Content) == 0 {
+		return base, nil
+	}
+	mergeNode(b.Content[0], e.Content[0])
+	var out strings.Builder
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&b); err != nil {
+		return "", err
+	}
+	return out.String(), enc.Close()
+}
+
+func mergeNode(dst, src *yaml.Node) {
+	if dst.Kind != yaml.MappingNode || src.Kind != yaml.MappingNode {
+		*dst = *src
+		return
+	}
+next:
+	for i := 0; i+1 < len(src.Content); i += 2 {
+		for j := 0; j+1 < len(dst.Content); j += 2 {
+			if dst.Content[j].Value == src.Content[i].Value {
+				mergeNode(dst.Content[j+1], src.Content[i+1])
+				continue next
+			}
+		}
+		dst.Content = append(dst.Content, src.Content[i], src.Content[i+1])
+	}
 }
 
 // writeSimSignIn configures sign-in to the web UI through the first seeded tenant's manager

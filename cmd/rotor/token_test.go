@@ -194,3 +194,28 @@ func TestServeTLS(t *testing.T) {
 	resp = get("/readyz")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
+
+func TestMergeYAML(t *testing.T) {
+	t.Parallel()
+	base := "# written by a test\nstore:\n  path: /tmp/r.db\nserver:\n  session:\n    key: file:/k\n"
+	for _, tc := range []struct {
+		name, extra, want string
+	}{
+		{"nothing", "", base},
+		{"a new section", "policies:\n  - name: p\n",
+			"# written by a test\nstore:\n  path: /tmp/r.db\nserver:\n  session:\n    key: file:/k\npolicies:\n  - name: p\n"},
+		{"into a section base writes", "server:\n  listen: 127.0.0.1:0\n",
+			"# written by a test\nstore:\n  path: /tmp/r.db\nserver:\n  session:\n    key: file:/k\n  listen: 127.0.0.1:0\n"},
+		{"a value replaced", "server:\n  session:\n    key: env:K\n",
+			"# written by a test\nstore:\n  path: /tmp/r.db\nserver:\n  session:\n    key: env:K\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := mergeYAML(base, tc.extra)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+	_, err := mergeYAML(base, "server: [")
+	require.Error(t, err)
+}

@@ -101,10 +101,13 @@ func (c *cli) openApp(cmd *cobra.Command) (*app, error) {
 func (a *app) init(ctx context.Context) error {
 	now := a.cli.clock.Now()
 	for _, t := range a.cfg.Tenants {
-		if err := a.store.TenantUpsert(ctx, &rotor.Tenant{Name: t.Name, TenantID: t.TenantID, CreatedAt: now, UpdatedAt: now}); err != nil {
-			return err
+		if cur, err := a.store.TenantGet(ctx, t.Name); err != nil || cur.TenantID != t.TenantID {
+			if err := a.store.TenantUpsert(ctx, &rotor.Tenant{Name: t.Name, TenantID: t.TenantID, CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
 		}
-		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock, GraphObserve: a.metrics.GraphObserve})
+		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock, Interactive: !a.cli.longRunning,
+			GraphObserve: a.metrics.GraphObserve})
 		if err != nil {
 			return err
 		}
@@ -235,7 +238,7 @@ func (a *app) engine() (*runner.Engine, error) {
 		WriteLimiter: a.writeLimiter,
 		Observer:     a.metrics,
 		Worker:       fmt.Sprintf("%s/%d", host, os.Getpid()),
-		Workers:      r.Workers, LeaseFor: r.Lease.D(), MaxAttempts: r.MaxAttempts,
+		Workers:      r.Workers, LeaseFor: r.Lease.D(), Poll: r.Poll.D(), MaxAttempts: r.MaxAttempts,
 		BackoffBase: r.BackoffBase.D(), BackoffMax: r.BackoffMax.D(),
 	})
 }

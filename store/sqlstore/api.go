@@ -307,8 +307,9 @@ func (s *Store) CredentialSearch(ctx context.Context, p *rotor.CredentialSearchP
 	if limit <= 0 {
 		limit = 100
 	}
-	q := strings.Replace(credentialView, `FROM credentials c`,
-		`, `+superseded+`, `+inFlight+`, COALESCE(`+bindingOf+`, '') FROM credentials c`, 1) +
+	q := `SELECT c.tenant, c.key_id, c.kind, c.owner_kind, c.owner_id, c.app_id, c.display_name, c.hint, c.start_at, c.end_at,
+		c.thumbprint, c.usage, c.key_type, c.subject, c.issuer, c.first_seen_at, c.updated_at, c.removed_at, c.removed_by,
+		c.owner_name, ` + superseded + `, ` + inFlight + `, COALESCE(` + bindingOf + `, '') FROM credentials c` +
 		whereClause(c.where) + ` ORDER BY c.end_at, c.tenant, c.key_id LIMIT ?`
 	rows, err := queryAll(ctx, s, func(sc interface{ Scan(...any) error }) (*rotor.CredentialRow, error) {
 		var r rotor.CredentialRow

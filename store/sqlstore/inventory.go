@@ -52,13 +52,21 @@ func (s *Store) AppUpsertBatch(ctx context.Context, apps []*rotor.App) error {
 				return err
 			}
 			var rows [][]any
+			var renamed []owner
 			for _, a := range batch {
 				tags := tagsText(a.Tags)
-				if old, ok := stored[a.Tenant+"/"+a.ID]; ok && old.AppID == a.AppID && old.DisplayName == a.DisplayName &&
+				old, ok := stored[a.Tenant+"/"+a.ID]
+				if ok && old.AppID == a.AppID && old.DisplayName == a.DisplayName &&
 					old.SignInAudience == a.SignInAudience && tagsText(old.Tags) == tags && old.CreatedAt.Equal(tm(us(a.CreatedAt))) && old.DeletedAt.IsZero() {
 					continue
 				}
+				if ok && old.DisplayName != a.DisplayName {
+					renamed = append(renamed, owner{a.Tenant, a.ID, a.DisplayName})
+				}
 				rows = append(rows, []any{a.Tenant, a.ID, a.AppID, a.DisplayName, a.SignInAudience, tags, us(a.CreatedAt), 0, us(a.SyncedAt)})
+			}
+			if err := tx.renameOwners(ctx, renamed); err != nil {
+				return err
 			}
 			if err := tx.execRows(ctx, `INSERT INTO applications (`+appCols+`) VALUES `, `
 				ON CONFLICT (tenant, id) DO UPDATE SET app_id = excluded.app_id, display_name = excluded.display_name,
@@ -69,6 +77,19 @@ func (s *Store) AppUpsertBatch(ctx context.Context, apps []*rotor.App) error {
 		}
 		return nil
 	})
+}
+
+// owner names a renamed application or service principal.
+type owner struct{ tenant, id, name string }
+
+// renameOwners gives the credentials of renamed owners their new name.
+func (s *Store) renameOwners(ctx context.Context, owners []owner) error {
+	for _, o := range owners {
+		if _, err := s.exec(ctx, `UPDATE credentials SET owner_name = ? WHERE tenant = ? AND owner_id = ?`, o.name, o.tenant, o.id); err != nil {
+			return fmt.Errorf("rename the credentials of %s/%s: %w", o.tenant, o.id, err)
+		}
+	}
+	return nil
 }
 
 // inBatch bounds the ids in one IN (...) list.
@@ -100,7 +121,7 @@ func (s *Store) execRows(ctx context.Context, head, tail string, rows [][]any) e
 		return nil
 	}
 	cols := len(rows[0])
-	per := max(1, 16000/cols) // under SQLite's and PostgreSQL's limits on parameters
+	per := max(1, 2000/cols)
 	row := "(" + placeholders(cols) + ")"
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(start+per, len(rows))]
@@ -265,14 +286,22 @@ func (s *Store) ServicePrincipalUpsertBatch(ctx context.Context, sps []*rotor.Se
 				old[sp.Tenant+"/"+sp.ID] = sp
 			}
 			var rows [][]any
+			var renamed []owner
 			for _, sp := range batch {
 				tags := tagsText(sp.Tags)
-				if o, ok := old[sp.Tenant+"/"+sp.ID]; ok && o.AppID == sp.AppID && o.DisplayName == sp.DisplayName &&
+				o, ok := old[sp.Tenant+"/"+sp.ID]
+				if ok && o.AppID == sp.AppID && o.DisplayName == sp.DisplayName &&
 					o.AppOwnerOrganizationID == sp.AppOwnerOrganizationID && o.ServicePrincipalType == sp.ServicePrincipalType &&
 					tagsText(o.Tags) == tags && o.DeletedAt.IsZero() {
 					continue
 				}
+				if ok && o.DisplayName != sp.DisplayName {
+					renamed = append(renamed, owner{sp.Tenant, sp.ID, sp.DisplayName})
+				}
 				rows = append(rows, []any{sp.Tenant, sp.ID, sp.AppID, sp.DisplayName, sp.AppOwnerOrganizationID, sp.ServicePrincipalType, tags, 0, us(sp.SyncedAt)})
+			}
+			if err := tx.renameOwners(ctx, renamed); err != nil {
+				return err
 			}
 			if err := tx.execRows(ctx, `INSERT INTO service_principals (`+spCols+`) VALUES `, `
 				ON CONFLICT (tenant, id) DO UPDATE SET app_id = excluded.app_id, display_name = excluded.display_name,
@@ -311,32 +340,13 @@ func (s *Store) ServicePrincipalGet(ctx context.Context, tenant, id string) (*ro
 	return sp, nil
 }
 
-const credentialCols = `tenant, key_id, kind, owner_kind, owner_id, app_id, display_name, hint, start_at, end_at,
+const credentialCols = `tenant, key_id, kind, owner_kind, owner_id, owner_name, app_id, display_name, hint, start_at, end_at,
 	thumbprint, usage, key_type, subject, issuer, first_seen_at, updated_at, removed_at, removed_by`
-
-// credentialView selects a credential with its owner's display name.
-const credentialView = `SELECT c.tenant, c.key_id, c.kind, c.owner_kind, c.owner_id, c.app_id, c.display_name, c.hint,
-	c.start_at, c.end_at, c.thumbprint, c.usage, c.key_type, c.subject, c.issuer, c.first_seen_at, c.updated_at,
-	c.removed_at, c.removed_by, COALESCE(a.display_name, sp.display_name, '')
-	FROM credentials c
-	LEFT JOIN applications a ON c.owner_kind = 'application' AND a.tenant = c.tenant AND a.id = c.owner_id
-	LEFT JOIN service_principals sp ON c.owner_kind = 'servicePrincipal' AND sp.tenant = c.tenant AND sp.id = c.owner_id`
-
-func scanCredentialView(sc interface{ Scan(...any) error }) (*rotor.Credential, error) {
-	var c rotor.Credential
-	var start, end, first, updated, removed int64
-	if err := sc.Scan(&c.Tenant, &c.KeyID, &c.Kind, &c.OwnerKind, &c.OwnerID, &c.AppID, &c.DisplayName, &c.Hint,
-		&start, &end, &c.Thumbprint, &c.Usage, &c.KeyType, &c.Subject, &c.Issuer, &first, &updated, &removed, &c.RemovedBy, &c.OwnerName); err != nil {
-		return nil, err
-	}
-	c.StartAt, c.EndAt, c.FirstSeenAt, c.UpdatedAt, c.RemovedAt = tm(start), tm(end), tm(first), tm(updated), tm(removed)
-	return &c, nil
-}
 
 func scanCredential(sc interface{ Scan(...any) error }) (*rotor.Credential, error) {
 	var c rotor.Credential
 	var start, end, first, updated, removed int64
-	if err := sc.Scan(&c.Tenant, &c.KeyID, &c.Kind, &c.OwnerKind, &c.OwnerID, &c.AppID, &c.DisplayName, &c.Hint,
+	if err := sc.Scan(&c.Tenant, &c.KeyID, &c.Kind, &c.OwnerKind, &c.OwnerID, &c.OwnerName, &c.AppID, &c.DisplayName, &c.Hint,
 		&start, &end, &c.Thumbprint, &c.Usage, &c.KeyType, &c.Subject, &c.Issuer, &first, &updated, &removed, &c.RemovedBy); err != nil {
 		return nil, err
 	}
@@ -347,6 +357,7 @@ func scanCredential(sc interface{ Scan(...any) error }) (*rotor.Credential, erro
 // sameCredential reports whether stored already holds what c says.
 func sameCredential(stored, c *rotor.Credential, o rotor.OwnerCredentials) bool {
 	return stored.Kind == c.Kind && stored.OwnerKind == o.OwnerKind && stored.OwnerID == o.OwnerID && stored.AppID == o.AppID &&
+		stored.OwnerName == o.OwnerName &&
 		stored.DisplayName == c.DisplayName && stored.Hint == c.Hint && stored.StartAt.Equal(tm(us(c.StartAt))) &&
 		stored.EndAt.Equal(tm(us(c.EndAt))) && stored.Thumbprint == c.Thumbprint && stored.Usage == c.Usage &&
 		stored.KeyType == c.KeyType && stored.Subject == c.Subject && stored.Issuer == c.Issuer && !stored.Removed()
@@ -377,7 +388,7 @@ func (s *Store) CredentialSyncOwners(ctx context.Context, p *rotor.CredentialSyn
 					if known {
 						first = us(old.FirstSeenAt)
 					}
-					row := []any{p.Tenant, c.KeyID, c.Kind, o.OwnerKind, o.OwnerID, o.AppID, c.DisplayName, c.Hint,
+					row := []any{p.Tenant, c.KeyID, c.Kind, o.OwnerKind, o.OwnerID, o.OwnerName, o.AppID, c.DisplayName, c.Hint,
 						us(c.StartAt), us(c.EndAt), c.Thumbprint, c.Usage, c.KeyType, c.Subject, c.Issuer, first, now, 0, ""}
 					if i, dup := rowOf[c.KeyID]; dup {
 						rows[i] = row // listed again: the last listing wins, even when it equals what is stored
@@ -390,7 +401,7 @@ func (s *Store) CredentialSyncOwners(ctx context.Context, p *rotor.CredentialSyn
 					rows = append(rows, row)
 					if !known || old.Removed() {
 						added := *c
-						added.Tenant, added.OwnerKind, added.OwnerID, added.AppID = p.Tenant, o.OwnerKind, o.OwnerID, o.AppID
+						added.Tenant, added.OwnerKind, added.OwnerID, added.OwnerName, added.AppID = p.Tenant, o.OwnerKind, o.OwnerID, o.OwnerName, o.AppID
 						added.FirstSeenAt, added.UpdatedAt = tm(first), p.Now.UTC()
 						diff.Added = append(diff.Added, &added)
 					}
@@ -406,7 +417,7 @@ func (s *Store) CredentialSyncOwners(ctx context.Context, p *rotor.CredentialSyn
 			}
 			if err := tx.execRows(ctx, `INSERT INTO credentials (`+credentialCols+`) VALUES `, `
 				ON CONFLICT (tenant, key_id) DO UPDATE SET kind = excluded.kind, owner_kind = excluded.owner_kind,
-					owner_id = excluded.owner_id, app_id = excluded.app_id, display_name = excluded.display_name,
+					owner_id = excluded.owner_id, owner_name = excluded.owner_name, app_id = excluded.app_id, display_name = excluded.display_name,
 					hint = excluded.hint, start_at = excluded.start_at, end_at = excluded.end_at,
 					thumbprint = excluded.thumbprint, usage = excluded.usage, key_type = excluded.key_type,
 					subject = excluded.subject, issuer = excluded.issuer, updated_at = excluded.updated_at,
@@ -461,7 +472,7 @@ func (s *Store) storedCredentials(ctx context.Context, tenant string, owners []r
 
 // CredentialGet implements rotor.InventoryStore.
 func (s *Store) CredentialGet(ctx context.Context, tenant, keyID string) (*rotor.Credential, error) {
-	c, err := scanCredentialView(s.queryRow(ctx, credentialView+` WHERE c.tenant = ? AND c.key_id = ?`, tenant, keyID))
+	c, err := scanCredential(s.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE tenant = ? AND key_id = ?`, tenant, keyID))
 	if err != nil {
 		return nil, notFound(err, "credential %s/%s", tenant, keyID)
 	}
@@ -474,39 +485,39 @@ func (s *Store) CredentialList(ctx context.Context, p *rotor.CredentialListParam
 	var args []any
 	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
 	if p.Tenant != "" {
-		add(`c.tenant = ?`, p.Tenant)
+		add(`tenant = ?`, p.Tenant)
 	}
 	if p.OwnerID != "" {
-		add(`c.owner_id = ?`, p.OwnerID)
+		add(`owner_id = ?`, p.OwnerID)
 	}
 	if p.OwnerKind != "" {
-		add(`c.owner_kind = ?`, p.OwnerKind)
+		add(`owner_kind = ?`, p.OwnerKind)
 	}
 	if p.AppID != "" {
-		add(`c.app_id = ?`, p.AppID)
+		add(`app_id = ?`, p.AppID)
 	}
 	if p.Kind != "" {
-		add(`c.kind = ?`, p.Kind)
+		add(`kind = ?`, p.Kind)
 	}
 	if !p.EndBefore.IsZero() {
-		add(`c.end_at < ?`, us(p.EndBefore))
+		add(`end_at < ?`, us(p.EndBefore))
 	}
 	if !p.EndAfter.IsZero() {
-		add(`c.end_at >= ?`, us(p.EndAfter))
+		add(`end_at >= ?`, us(p.EndAfter))
 	}
 	if !p.IncludeRemoved {
-		add(`c.removed_at = 0`)
+		add(`removed_at = 0`)
 	}
 	if cur := p.After; cur != nil {
 		e := us(cur.EndAt)
-		add(`(c.end_at > ? OR (c.end_at = ? AND (c.tenant > ? OR (c.tenant = ? AND c.key_id > ?))))`, e, e, cur.Tenant, cur.Tenant, cur.KeyID)
+		add(`(end_at > ? OR (end_at = ? AND (tenant > ? OR (tenant = ? AND key_id > ?))))`, e, e, cur.Tenant, cur.Tenant, cur.KeyID)
 	}
-	q := credentialView + whereClause(where) + ` ORDER BY c.end_at, c.tenant, c.key_id`
+	q := `SELECT ` + credentialCols + ` FROM credentials` + whereClause(where) + ` ORDER BY end_at, tenant, key_id`
 	if p.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, p.Limit)
 	}
-	creds, err := queryAll(ctx, s, scanCredentialView, q, args...)
+	creds, err := queryAll(ctx, s, scanCredential, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}
@@ -517,10 +528,10 @@ func (s *Store) CredentialList(ctx context.Context, p *rotor.CredentialListParam
 func (s *Store) CredentialPut(ctx context.Context, c *rotor.Credential, now time.Time) error {
 	n := us(now)
 	_, err := s.exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '')
 		ON CONFLICT (tenant, key_id) DO UPDATE SET display_name = excluded.display_name, hint = excluded.hint,
 			start_at = excluded.start_at, end_at = excluded.end_at, updated_at = excluded.updated_at`,
-		c.Tenant, c.KeyID, c.Kind, c.OwnerKind, c.OwnerID, c.AppID, c.DisplayName, c.Hint, us(c.StartAt), us(c.EndAt),
+		c.Tenant, c.KeyID, c.Kind, c.OwnerKind, c.OwnerID, c.OwnerName, c.AppID, c.DisplayName, c.Hint, us(c.StartAt), us(c.EndAt),
 		c.Thumbprint, c.Usage, c.KeyType, c.Subject, c.Issuer, n, n)
 	if err != nil {
 		return fmt.Errorf("store credential %s/%s: %w", c.Tenant, c.KeyID, err)

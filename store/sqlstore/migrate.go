@@ -107,6 +107,11 @@ func (s *Store) Migrate(ctx context.Context, fsys fs.FS) (applied []Migration, e
 	if err := s.ensureMigrationTable(ctx); err != nil {
 		return nil, err
 	}
+	// Nothing pending (every start after the first): no write transaction at all.
+	var current int
+	if err := s.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err == nil && current >= len(ms) {
+		return nil, nil
+	}
 	for _, m := range ms {
 		var ran bool
 		err := s.inTx(ctx, func(tx *Store) error {

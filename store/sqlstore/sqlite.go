@@ -70,6 +70,10 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		rq[k] = v
 	}
 	rq.Add("_pragma", "query_only(1)")
+	// Readers scan large ranges (rotor ls, the dashboard): map the file instead of copying pages
+	// through read(2), and keep more of it cached.
+	rq.Add("_pragma", "mmap_size(1073741824)")
+	rq.Add("_pragma", "cache_size(-32768)")
 	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {
 		w.Close()

@@ -159,7 +159,8 @@ func seedStates(t *testing.T, s rotor.Store) *stateFixture {
 		f.want[id] = sp.state
 	}
 	_, err := s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: now,
-		Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: app.ID, AppID: app.AppID, Credentials: creds}}})
+		Owners: []rotor.OwnerCredentials{{OwnerKind: rotor.OwnerApplication, OwnerID: app.ID, OwnerName: app.DisplayName, AppID: app.AppID,
+			Credentials: creds}}})
 	require.NoError(t, err)
 	for _, sp := range specs {
 		id := ids[sp.name]

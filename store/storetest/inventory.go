@@ -225,8 +225,8 @@ func testCredentialSyncOwners(t *testing.T, s rotor.Store) {
 	b1 := secretCred(newID(), now.Add(70*day))
 	owners := func(a, b []*rotor.Credential) []rotor.OwnerCredentials {
 		return []rotor.OwnerCredentials{
-			{OwnerKind: rotor.OwnerApplication, OwnerID: appA, AppID: "client-a", Credentials: a},
-			{OwnerKind: rotor.OwnerApplication, OwnerID: appB, AppID: "client-b", Credentials: b},
+			{OwnerKind: rotor.OwnerApplication, OwnerID: appA, OwnerName: "Payroll", AppID: "client-a", Credentials: a},
+			{OwnerKind: rotor.OwnerApplication, OwnerID: appB, OwnerName: "Billing", AppID: "client-b", Credentials: b},
 		}
 	}
 	diff, err := s.CredentialSyncOwners(ctx(t), &rotor.CredentialSyncOwnersParams{Tenant: "contoso", Now: now,
@@ -241,12 +241,19 @@ func testCredentialSyncOwners(t *testing.T, s rotor.Store) {
 
 	got, err := s.CredentialGet(ctx(t), "contoso", cert.KeyID)
 	require.NoError(t, err)
-	require.Empty(t, got.OwnerName, "the owner is not in the inventory")
+	require.Equal(t, "Payroll", got.OwnerName, "the owner's name is kept with its credentials")
+	require.Equal(t, rotor.KindCertificate, got.Kind)
+
+	// Renaming the owner renames it on its credentials.
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{{Tenant: "contoso", ID: appA, AppID: "client-a", DisplayName: "Payroll", SyncedAt: now}}))
+	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{{Tenant: "contoso", ID: appA, AppID: "client-a", DisplayName: "Payroll v2", SyncedAt: now}}))
+	got, err = s.CredentialGet(ctx(t), "contoso", cert.KeyID)
+	require.NoError(t, err)
+	require.Equal(t, "Payroll v2", got.OwnerName)
 	require.NoError(t, s.AppUpsertBatch(ctx(t), []*rotor.App{{Tenant: "contoso", ID: appA, AppID: "client-a", DisplayName: "Payroll", SyncedAt: now}}))
 	got, err = s.CredentialGet(ctx(t), "contoso", cert.KeyID)
 	require.NoError(t, err)
-	require.Equal(t, "Payroll", got.OwnerName, "reads carry the owner's display name")
-	require.Equal(t, rotor.KindCertificate, got.Kind)
+	require.Equal(t, "Payroll", got.OwnerName)
 	require.Equal(t, "0a1b2c3d", got.Thumbprint)
 	require.Equal(t, appA, got.OwnerID)
 	require.Equal(t, "client-a", got.AppID)

@@ -54,6 +54,7 @@ CREATE TABLE credentials (
     kind          TEXT NOT NULL,
     owner_kind    TEXT NOT NULL,
     owner_id      TEXT NOT NULL,
+    owner_name    TEXT NOT NULL DEFAULT '', -- the owner's display name, kept with the row for listings
     app_id        TEXT NOT NULL,
     display_name  TEXT NOT NULL DEFAULT '',
     hint          TEXT NOT NULL DEFAULT '',
