@@ -6,6 +6,7 @@ package planner
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -121,7 +122,30 @@ func InWindow(ws []rotor.MaintenanceWindow, now time.Time) (bool, time.Time, err
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
+// parsedWindows caches windows by cron expression and time zone: a planning round decides for
+// every binding, and policies share a handful of windows.
+var parsedWindows sync.Map // windowKey -> parsedWindow
+
+type windowKey struct{ cron, zone string }
+
+type parsedWindow struct {
+	sched cron.Schedule
+	loc   *time.Location
+	err   error
+}
+
 func parseWindow(w rotor.MaintenanceWindow) (cron.Schedule, *time.Location, error) {
+	k := windowKey{w.Cron, w.TimeZone}
+	if p, ok := parsedWindows.Load(k); ok {
+		pw := p.(parsedWindow)
+		return pw.sched, pw.loc, pw.err
+	}
+	sched, loc, err := parseWindowUncached(w)
+	parsedWindows.Store(k, parsedWindow{sched, loc, err})
+	return sched, loc, err
+}
+
+func parseWindowUncached(w rotor.MaintenanceWindow) (cron.Schedule, *time.Location, error) {
 	sched, err := cronParser.Parse(w.Cron)
 	if err != nil {
 		return nil, nil, fmt.Errorf("window %q: %w", w.Cron, err)

@@ -101,13 +101,42 @@ func TestPreflight(t *testing.T) {
 		require.True(t, c.OK, "%s: %s", c.Name, c.Message)
 		names = append(names, c.Name)
 	}
-	require.Equal(t, []string{"policy", "tenant", "read", "credential", "lifetime", "step a (fake)", "step b (fake)", "step c (fake)"}, names)
-	require.True(t, checks[4].Warning)
-	require.Contains(t, checks[4].Message, "capped from 180d to 90d")
+	require.Equal(t, []string{"policy", "tenant", "read", "credential", "room", "lifetime", "step a (fake)", "step b (fake)", "step c (fake)"}, names)
+	require.True(t, checks[5].Warning)
+	require.Contains(t, checks[5].Message, "capped from 180d to 90d")
 	require.Zero(t, b.dir.adds, "preflight changes nothing")
 	require.Empty(t, b.log.entries)
 
 	b.binding.Policy = "missing"
 	checks = e.Preflight(t.Context(), b.binding)
 	require.False(t, checks[0].OK)
+}
+
+func TestTwoSecretLimitParksAtOnce(t *testing.T) {
+	t.Parallel()
+	b, e := setup(t)
+	ctx := t.Context()
+	app, err := b.store.AppGet(ctx, "contoso", b.owner.ID)
+	require.NoError(t, err)
+	app.SignInAudience = "AzureADandPersonalMicrosoftAccount"
+	require.NoError(t, b.store.AppUpsertBatch(ctx, []*rotor.App{app}))
+	b.dir.seed(b.owner, "second", start, start.Add(100*day)) // two secrets now
+
+	checks := e.Preflight(ctx, b.binding)
+	var room Check
+	for _, c := range checks {
+		if c.Name == "room" {
+			room = c
+		}
+	}
+	require.False(t, room.OK)
+	require.Contains(t, room.Message, "limits it to two client secrets, and it has 2")
+
+	r, err := e.Request(ctx, b.binding.ID, "test")
+	require.NoError(t, err)
+	require.NoError(t, e.RunUntilIdle(ctx))
+	r = b.rotation(r.ID)
+	require.Equal(t, rotor.RotationFailed, r.State)
+	require.True(t, r.NextAttemptAt.IsZero(), "parked: retrying cannot help")
+	require.Zero(t, b.dir.adds, "nothing was added")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/rotorhq/rotor"
@@ -40,6 +41,9 @@ func (e *Engine) create(ctx context.Context, r *rotor.Rotation, log *slog.Logger
 		return e.stepFailed(ctx, r, st, rotor.RotationCreating, err)
 	}
 
+	if err := e.checkSecretLimit(ctx, r.Tenant, owner, dir); err != nil {
+		return e.stepFailed(ctx, r, st, rotor.RotationCreating, err)
+	}
 	now := e.cfg.Clock.Now()
 	end, capMsg, err := e.lifetime(ctx, dir, owner, p, now)
 	if err != nil {
@@ -169,4 +173,27 @@ func (e *Engine) bindingAndPolicy(ctx context.Context, r *rotor.Rotation) (*roto
 		return nil, nil, failed(r.State, fmt.Errorf("policy %q of binding %s: %w", b.Policy, b.ID, err))
 	}
 	return b, p, nil
+}
+
+// checkSecretLimit refuses a rotation that cannot add a secret: an application that accepts
+// personal Microsoft accounts holds at most two client secrets, and rotating needs room for the
+// new one next to the old. Retrying cannot help; an operator must remove an unused secret.
+// https://learn.microsoft.com/entra/identity-platform/supported-accounts-validation
+func (e *Engine) checkSecretLimit(ctx context.Context, tenant string, owner rotor.OwnerRef, dir rotor.Directory) error {
+	if owner.Kind != rotor.OwnerApplication {
+		return nil
+	}
+	app, err := e.cfg.Store.AppGet(ctx, tenant, owner.ID)
+	if err != nil || !strings.Contains(app.SignInAudience, "Personal") {
+		return nil // unknown to the inventory: Graph will say
+	}
+	secrets, err := dir.ListSecrets(ctx, owner)
+	if err != nil {
+		return err
+	}
+	if len(secrets) >= 2 {
+		return rotor.Permanent(fmt.Errorf("%w: application %s accepts personal Microsoft accounts (%s), which limits it to two client secrets, and it has %d: remove an unused one so that the new secret fits next to the current one",
+			errNoRetry, app.DisplayName, app.SignInAudience, len(secrets)))
+	}
+	return nil
 }

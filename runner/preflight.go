@@ -47,6 +47,7 @@ func (e *Engine) Preflight(ctx context.Context, b *rotor.Binding) []Check {
 			out = append(out, Check{Name: "credential", OK: true, Message: fmt.Sprintf("manages %s ending %s", c.KeyID, c.EndAt.Format("2006-01-02"))})
 		}
 	}
+	add("room", e.checkSecretLimit(ctx, b.Tenant, owner, dir), "room for a new secret")
 	if wc, ok := dir.(rotor.WriteChecker); ok {
 		add("permission", wc.CheckWrite(ctx, owner), "rotor may change this app's credentials")
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rotorhq/rotor"
+	"github.com/rotorhq/rotor/graph"
+	"github.com/rotorhq/rotor/runner"
 	"github.com/rotorhq/rotor/sim"
 	"github.com/rotorhq/rotor/sim/directory"
 	"github.com/rotorhq/rotor/sim/fault"
@@ -27,7 +31,7 @@ func (c *cli) benchCmd() *cobra.Command {
 			"Markdown. rotor runs as a child process, so that its wall time and peak memory are its own.\n" +
 			"The figures in docs/benchmarks.md come from `make bench`.",
 	}
-	cmd.AddCommand(c.benchSyncCmd())
+	cmd.AddCommand(c.benchSyncCmd(), c.benchRotateCmd())
 	return cmd
 }
 
@@ -242,4 +246,165 @@ func change(d *directory.Directory, tenantID string, n int) error {
 		}
 	}
 	return nil
+}
+
+// benchPolicy rotates every bound secret at once: a long lifetime, rotated long before it ends,
+// with as many rotations at once as there are bindings and a grace period of a second.
+const benchPolicy = `policies:
+  - name: bench
+    lifetime: 180d
+    rotate_before: 179d
+    grace_period: 1s
+    emergency_within: 1h
+    verify: {successes: 1, interval: 100ms, timeout: 5m}
+    max_concurrent_per_tenant: 100000
+rotation:
+  workers: 64
+  plan_interval: 1m
+  poll: 100ms
+  lease: 30s
+`
+
+func (c *cli) benchRotateCmd() *cobra.Command {
+	var bindings int
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Rotate many bindings end to end against the simulator enforcing Graph's throttling",
+		Long: "Bind --bindings applications, let rotor serve plan and rotate them all (create, verify,\n" +
+			"deploy nothing, grace of a second, cleanup) against the simulator with Graph's documented\n" +
+			"throttling on, and compare the wall time with the floor the write quota sets: two writes\n" +
+			"per rotation (addPassword, removePassword) at 3,000 writes per 150 s.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, w := cmd.Context(), c.stdout
+			if dir == "" {
+				d, err := os.MkdirTemp("", "rotor-bench-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(d)
+				dir = d
+			}
+			s, err := sim.Start(ctx, sim.Options{Seed: 43, Tenants: 1, AppsPerTenant: bindings + 50, Throttle: true})
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			cfg, err := writeSimConfig(dir, s, simConfigOptions{extra: benchPolicy})
+			if err != nil {
+				return err
+			}
+			var mu sync.Mutex
+			calls := map[int]int{}
+			writeCalls := 0
+			c.graphObserve = func(_ string, call graph.Call) {
+				mu.Lock()
+				calls[call.StatusCode]++
+				if call.Method == "POST" {
+					writeCalls++
+				}
+				mu.Unlock()
+			}
+			c.configPath, c.longRunning = cfg, true
+			a, err := c.openApp(cmd)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			tenant := a.cfg.Tenants[0].Name
+			if _, err := a.syncer().Sync(ctx, tenant, false); err != nil {
+				return err
+			}
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			apps, err := a.store.AppList(ctx, &rotor.AppListParams{Tenant: tenant, Limit: bindings + 100})
+			if err != nil {
+				return err
+			}
+			// Each binding adopts a secret of its own (one is added where the app has none), so
+			// that every rotation writes twice: addPassword, then removePassword of the old one.
+			bound := 0
+			tid := s.Seeded.Tenants[0].Tenant.ID
+			for _, ap := range apps {
+				if bound == bindings || ap.AppID == s.Seeded.Tenants[0].Manager.AppID || strings.Contains(ap.SignInAudience, "Personal") {
+					continue // apps open to personal accounts hold at most two secrets
+				}
+				pc, _, err := s.Directory.AddPassword(directory.AddPasswordParams{TenantID: tid, Object: directory.ObjectRef{Kind: directory.KindApplication, ID: ap.ID},
+					DisplayName: "adopted by rotor bench", EndDateTime: time.Now().Add(90 * 24 * time.Hour), Replicated: true})
+				if err != nil {
+					return err
+				}
+				if _, err := e.Bind(ctx, runner.BindParams{Tenant: tenant, Owner: rotor.OwnerRef{Kind: rotor.OwnerApplication, ID: ap.ID},
+					AppID: ap.AppID, Policy: "bench", Adopt: pc.KeyID, Actor: "bench"}); err != nil {
+					return fmt.Errorf("bind %s: %w", ap.DisplayName, err)
+				}
+				bound++
+			}
+			mu.Lock()
+			clear(calls)
+			writeCalls = 0
+			mu.Unlock()
+			fmt.Fprintf(w, "rotating %d bindings...\n", bound)
+			sctx, stop := context.WithCancel(ctx)
+			defer stop()
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() { done <- a.serve(sctx, nil) }()
+			var completed, failed int
+			for {
+				rs, err := a.store.RotationList(ctx, &rotor.RotationListParams{Tenant: tenant, Limit: 1 << 20})
+				if err != nil {
+					return err
+				}
+				completed, failed = 0, 0
+				parked := 0
+				for _, r := range rs {
+					switch {
+					case r.State == rotor.RotationCompleted:
+						completed++
+					case r.Attempt > 0:
+						failed++
+						if r.NextAttemptAt.IsZero() {
+							parked++
+						}
+					}
+				}
+				if completed+parked == bound {
+					break
+				}
+				select {
+				case err := <-done:
+					return fmt.Errorf("rotor serve stopped: %v", err)
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+			wall := time.Since(start)
+			stop()
+			<-done
+			mu.Lock()
+			writes := writeCalls
+			mu.Unlock()
+			floor := time.Duration(float64(writes) / (runner.GraphWriteQuota / runner.GraphWriteQuotaWindow.Seconds()) * float64(time.Second))
+			mu.Lock()
+			throttled, total := calls[429], 0
+			for _, n := range calls {
+				total += n
+			}
+			mu.Unlock()
+			fmt.Fprintf(w, "\n| scenario | figure |\n| --- | --- |\n")
+			fmt.Fprintf(w, "| rotations | %d, each: addPassword, token probe, removePassword of the adopted secret after a 1 s grace period |\n", bound)
+			fmt.Fprintf(w, "| Graph throttling | on, as documented for identity and access (3,000 writes per 150 s per app and tenant) |\n")
+			fmt.Fprintf(w, "| wall time, first plan to last cleanup | %s |\n", wall.Round(100*time.Millisecond))
+			fmt.Fprintf(w, "| floor set by the write quota (%d writes made, at 20 per second) | %s, ratio %.2f |\n", writes, floor, wall.Seconds()/floor.Seconds())
+			fmt.Fprintf(w, "| rotations that failed an attempt | %d |\n", failed)
+			fmt.Fprintf(w, "| Graph requests, of which 429 | %d, %d |\n", total, throttled)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&bindings, "bindings", 1000, "bindings to rotate")
+	cmd.Flags().StringVar(&dir, "dir", "", "working directory (default: a temporary one)")
+	return cmd
 }

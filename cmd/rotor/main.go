@@ -18,6 +18,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/spf13/cobra"
 
+	"github.com/rotorhq/rotor/graph"
 	"github.com/rotorhq/rotor/logging"
 	"github.com/rotorhq/rotor/tenant"
 )
@@ -44,6 +45,8 @@ type cli struct {
 
 	// longRunning is set by serve and dev: Graph reads keep their full retry budget.
 	longRunning bool
+	// graphObserve, when set, sees every Graph call of every tenant (rotor bench counts 429s).
+	graphObserve func(tenant string, call graph.Call)
 
 	// Set by openApp for the step types, which are built before it runs.
 	connMu      sync.Mutex

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/config"
+	"github.com/rotorhq/rotor/graph"
 	"github.com/rotorhq/rotor/inventory"
 	"github.com/rotorhq/rotor/metrics"
 	"github.com/rotorhq/rotor/runner"
@@ -98,6 +99,15 @@ func (c *cli) openApp(cmd *cobra.Command) (*app, error) {
 	return a, nil
 }
 
+// graphObserve records every Graph call in the metrics, and tells the CLI's observer when one
+// is set (rotor bench).
+func (a *app) graphObserve(tenant string, c graph.Call) {
+	a.metrics.GraphObserve(tenant, c)
+	if a.cli.graphObserve != nil {
+		a.cli.graphObserve(tenant, c)
+	}
+}
+
 func (a *app) init(ctx context.Context) error {
 	now := a.cli.clock.Now()
 	for _, t := range a.cfg.Tenants {
@@ -107,7 +117,7 @@ func (a *app) init(ctx context.Context) error {
 			}
 		}
 		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock, Interactive: !a.cli.longRunning,
-			GraphObserve: a.metrics.GraphObserve})
+			GraphObserve: a.graphObserve})
 		if err != nil {
 			return err
 		}
