@@ -26,6 +26,8 @@ type Store interface {
 	AgentStore
 	LeaseStore
 	NotificationStore
+	AccessStore
+	QueryStore
 }
 
 // TenantStore keeps the tenants rotor connects to and their sync cursors.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -35,11 +34,6 @@ type Config struct {
 	Notifiers     []Notifier    `yaml:"notifiers"`
 	Notifications Notifications `yaml:"notifications"`
 	Server        Server        `yaml:"server"`
-}
-
-// Server configures rotor serve's HTTP listener.
-type Server struct {
-	Listen string `yaml:"listen"` // host:port, default 127.0.0.1:8080
 }
 
 // Store selects and configures the database.
@@ -216,9 +210,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.Rotation.applyDefaults()
-	if c.Server.Listen == "" {
-		c.Server.Listen = "127.0.0.1:8080"
-	}
+	c.Server.applyDefaults()
 	for i := range c.Policies {
 		c.Policies[i].applyDefaults()
 	}
@@ -284,9 +276,7 @@ func (c *Config) validate(d *Decoder, steps StepChecker) {
 	if r.BackoffBase > r.BackoffMax {
 		d.Errorf("rotation.backoff_base", "%s is longer than rotation.backoff_max (%s)", r.BackoffBase, r.BackoffMax)
 	}
-	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
-		d.Errorf("server.listen", "%q is not host:port", c.Server.Listen)
-	}
+	c.Server.validate(d)
 	if r.WriteQuotaShare <= 0 || r.WriteQuotaShare > 1 {
 		d.Errorf("rotation.write_quota_share", "%v: use a share above 0 and at most 1", r.WriteQuotaShare)
 	}

@@ -16,6 +16,8 @@ type Row struct {
 	State   lifecycle.State
 	Urgency lifecycle.Urgency
 	Managed bool // a binding manages it
+	// BindingID is the binding that manages it, when known (Page fills it).
+	BindingID string
 }
 
 // Filter narrows a listing. Zero fields do not filter.

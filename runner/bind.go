@@ -32,6 +32,14 @@ type BindParams struct {
 	Actor string
 }
 
+// Errors of Bind the caller can act on.
+var (
+	// ErrChooseSecret: the owner already has secrets; name one to adopt or ask for a new one.
+	ErrChooseSecret = errors.New("choose a secret to adopt or ask for a new one")
+	// ErrNoSuchSecret: the secret to adopt is not a live secret of the owner.
+	ErrNoSuchSecret = errors.New("no such live secret")
+)
+
 // Bind creates a binding. Adopting is explicit: when the owner already has secrets the caller
 // must name the one to adopt or ask for a new one, since an adopted secret is eventually removed.
 func (e *Engine) Bind(ctx context.Context, p BindParams) (*rotor.Binding, error) {
@@ -54,11 +62,11 @@ func (e *Engine) Bind(ctx context.Context, p BindParams) (*rotor.Binding, error)
 	switch {
 	case p.Adopt != "":
 		if findKey(live, p.Adopt) == nil {
-			return nil, fmt.Errorf("%s %s has no live secret %s (it has: %s)", p.Owner.Kind, p.Owner.ID, p.Adopt, describe(live))
+			return nil, fmt.Errorf("%s %s has no live secret %s (it has: %s): %w", p.Owner.Kind, p.Owner.ID, p.Adopt, describe(live), ErrNoSuchSecret)
 		}
 	case !p.New && len(live) > 0:
-		return nil, fmt.Errorf("%s %s already has %d secrets (%s): choose one to adopt (rotor will replace it and remove it after the grace period) or ask for a new one (the existing ones are left alone)",
-			p.Owner.Kind, p.Owner.ID, len(live), describe(live))
+		return nil, fmt.Errorf("%s %s already has %d secrets (%s): choose one to adopt (rotor will replace it and remove it after the grace period) or ask for a new one (the existing ones are left alone): %w",
+			p.Owner.Kind, p.Owner.ID, len(live), describe(live), ErrChooseSecret)
 	}
 	return e.insertBinding(ctx, &rotor.Binding{Tenant: p.Tenant, OwnerKind: p.Owner.Kind, OwnerID: p.Owner.ID, AppID: p.AppID,
 		Kind: rotor.KindSecret, Policy: pol.Name, KeyID: p.Adopt, Steps: p.Steps, Source: rotor.BindingManual}, pol, p.Actor, "bound by "+p.Actor)

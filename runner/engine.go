@@ -52,6 +52,8 @@ type Config struct {
 	Policy func(name string) (*rotor.Policy, error)
 	// WriteLimiter returns the limiter that keeps a tenant's Graph writes under quota.
 	WriteLimiter func(tenant string) Limiter
+	// Observer, when set, is told of finished steps and attempts (metrics).
+	Observer Observer
 
 	Worker      string        // this process's worker id, unique among replicas
 	Workers     int           // rotations processed at once (default 4)

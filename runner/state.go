@@ -36,7 +36,7 @@ const (
 func (e *Engine) commit(ctx context.Context, r *rotor.Rotation, ev *rotor.AuditEvent, steps []*rotor.RotationStep, extra func(tx rotor.Store) error) error {
 	now := e.cfg.Clock.Now()
 	r.UpdatedAt = now
-	return e.cfg.Store.InTx(ctx, func(tx rotor.Store) error {
+	err := e.cfg.Store.InTx(ctx, func(tx rotor.Store) error {
 		if extra != nil {
 			if err := extra(tx); err != nil {
 				return err
@@ -58,6 +58,10 @@ func (e *Engine) commit(ctx context.Context, r *rotor.Rotation, ev *rotor.AuditE
 		}
 		return nil
 	})
+	if err == nil {
+		e.observe(r, ev, steps...)
+	}
+	return err
 }
 
 func (e *Engine) fillAudit(r *rotor.Rotation, ev *rotor.AuditEvent, now time.Time) {
@@ -163,12 +167,16 @@ func (e *Engine) finishStep(st *rotor.RotationStep, state rotor.StepState, msg s
 
 // saveStep records a step on its own (intent before a side effect), under the rotation's fence.
 func (e *Engine) saveStep(ctx context.Context, r *rotor.Rotation, st *rotor.RotationStep) error {
-	return e.cfg.Store.InTx(ctx, func(tx rotor.Store) error {
+	err := e.cfg.Store.InTx(ctx, func(tx rotor.Store) error {
 		if err := tx.RotationRenewLease(ctx, r.ID, r.Fence, e.cfg.Clock.Now().Add(e.cfg.LeaseFor)); err != nil {
 			return err
 		}
 		return tx.RotationStepPut(ctx, st)
 	})
+	if err == nil {
+		e.observe(r, nil, st)
+	}
+	return err
 }
 
 func truncate(s string, n int) string {

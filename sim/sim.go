@@ -69,12 +69,11 @@ type Server struct {
 	CA        *tlsca.CA
 	Seeded    directory.SeedResult
 
-	clock  clockwork.Clock
-	log    *slog.Logger
-	tlsCfg func() (*http.Server, error)
-	url    string
-	main   *http.Server
-	ln     net.Listener
+	clock clockwork.Clock
+	log   *slog.Logger
+	url   string
+	main  *http.Server
+	ln    net.Listener
 
 	mu     sync.Mutex
 	vaults map[string]*Vault

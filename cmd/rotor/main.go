@@ -139,6 +139,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.devCmd(),
 		c.benchCmd(),
 		c.auditCmd(),
+		c.tokenCmd(),
 		c.notifyCmd(),
 		c.versionCmd(),
 	)

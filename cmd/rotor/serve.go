@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -18,6 +20,8 @@ import (
 	"github.com/rotorhq/rotor/leader"
 	"github.com/rotorhq/rotor/notify"
 	"github.com/rotorhq/rotor/runner"
+	"github.com/rotorhq/rotor/server"
+	"github.com/rotorhq/rotor/tenant"
 )
 
 func (c *cli) serveCmd() *cobra.Command {
@@ -63,17 +67,46 @@ func (a *app) serve(ctx context.Context, ready chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)
 	}
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
+	sc := &a.cfg.Server
+	if sc.PublicURLDerived() {
+		scheme := "http"
+		if sc.TLS.Enabled() {
+			scheme = "https"
+		}
+		sc.PublicURL = scheme + "://" + ln.Addr().String()
+	}
+	h, err := a.httpServer(e)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}, ErrorLog: slog.NewLogLogger(a.cli.log.Handler(), slog.LevelWarn)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if sc.TLS.Enabled() {
+			err = srv.ServeTLS(ln, sc.TLS.CertFile, sc.TLS.KeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.cli.log.Error("http server", "err", err)
 			cancel()
 		}
 	})
-	a.cli.log.Info("rotor serving", "listen", ln.Addr().String(), "tenants", len(a.tenants), "policies", len(a.policies))
+	wg.Go(func() {
+		leader.Every(ctx, a.cli.clock, time.Hour, 0, func() float64 { return rand.Float64() }, nil, func(ctx context.Context) {
+			if err := h.Prune(ctx); err != nil && ctx.Err() == nil {
+				a.cli.log.Warn("prune signed-out sessions", "err", err)
+			}
+		})
+	})
+	a.cli.log.Info("rotor serving", "listen", ln.Addr().String(), "url", sc.PublicURL, "tenants", len(a.tenants), "policies", len(a.policies),
+		"sign_in", sc.OIDC != nil)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -199,20 +232,51 @@ func (a *app) syncKick(tenant string) chan struct{} {
 	return k
 }
 
-// handler serves the HTTP endpoints.
-func (a *app) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if _, err := a.store.TenantList(r.Context()); err != nil {
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-			return
+// httpServer builds the API, web UI and metrics server from the configuration.
+func (a *app) httpServer(e *runner.Engine) (*server.Server, error) {
+	sc := a.cfg.Server
+	cfg := server.Config{Store: a.store, Clock: a.cli.clock, Log: a.cli.log, Thresholds: a.cfg.Thresholds.Lifecycle(),
+		Registry: a.registry, Policies: a.policies, PublicURL: sc.PublicURL, SessionLifetime: sc.Session.Lifetime.D(),
+		Roles: sc.Roles.RoleMap(), Metrics: a.metrics.Handler(), MetricsAnonymous: sc.Metrics.Anonymous,
+		ObserveHTTP: a.metrics.ObserveHTTP, Version: version}
+	if e != nil {
+		cfg.Engine = e
+	}
+	for _, t := range a.cfg.Tenants {
+		cfg.Tenants = append(cfg.Tenants, t.Name)
+	}
+	cfg.SyncNow = func(tenant string) error {
+		select {
+		case a.syncKick(tenant) <- struct{}{}:
+		default: // a sync is already asked for
 		}
-		fmt.Fprintln(w, "ready")
-	})
-	return mux
+		return nil
+	}
+	if len(a.cfg.Notifiers) > 0 {
+		cfg.Notifications = outbox{store: a.store, cfg: a.cfg, now: a.cli.clock.Now}
+	}
+	if !sc.Session.Key.IsZero() {
+		v, err := sc.Session.Key.Resolve(a.cli.lookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("server.session.key: %w", err)
+		}
+		cfg.SessionKey = v
+	}
+	if o := sc.OIDC; o != nil {
+		secret, err := o.ClientSecret.Resolve(a.cli.lookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("server.oidc.client_secret: %w", err)
+		}
+		var cas []string
+		if o.CAFile != "" {
+			cas = append(cas, o.CAFile)
+		}
+		client, err := tenant.Transport(cas...)
+		if err != nil {
+			return nil, fmt.Errorf("server.oidc: %w", err)
+		}
+		cfg.OIDC = &server.OIDC{Issuer: o.Issuer(), TenantID: o.TenantID, ClientID: o.ClientID, ClientSecret: secret, Scopes: o.Scopes,
+			HTTPClient: client}
+	}
+	return server.New(cfg)
 }

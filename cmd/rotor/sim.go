@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/rotorhq/rotor/seal"
 	"github.com/rotorhq/rotor/sim"
@@ -148,7 +149,87 @@ func writeSimConfig(dir string, s *sim.Server, o simConfigOptions) (string, erro
 			name, t.Tenant.ID, s.URL(), s.GraphURL(), ca)
 		fmt.Fprintf(&b, "    auth:\n      method: client_secret\n      client_id: %s\n      client_secret: file:%s\n", t.Manager.AppID, sf)
 	}
-	b.WriteString(o.extra)
+	if len(s.Seeded.Tenants) > 0 {
+		if err := writeSimSignIn(&b, dir, s); err != nil {
+			return "", err
+		}
+	}
+	out, err := mergeYAML(b.String(), o.extra)
+	if err != nil {
+		return "", fmt.Errorf("simulator configuration: extra settings: %w", err)
+	}
 	path := filepath.Join(dir, "rotor.yaml")
-	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+	return path, os.WriteFile(path, []byte(out), 0o600)
+}
+
+// mergeYAML returns base with extra's settings merged in: mappings are merged key by key (so
+// extra may add server.listen to the server section base writes), anything else in extra
+// replaces base's value.
+func mergeYAML(base, extra string) (string, error) {
+	if strings.TrimSpace(extra) == "" {
+		return base, nil
+	}
+	var b, e yaml.Node
+	if err := yaml.Unmarshal([]byte(base), &b); err != nil {
+		return "", err
+	}
+	if err := yaml.Unmarshal([]byte(extra), &e); err != nil {
+		return "", err
+	}
+	if len(e.Content) == 0 {
+		return base, nil
+	}
+	mergeNode(b.Content[0], e.Content[0])
+	var out strings.Builder
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&b); err != nil {
+		return "", err
+	}
+	return out.String(), enc.Close()
+}
+
+func mergeNode(dst, src *yaml.Node) {
+	if dst.Kind != yaml.MappingNode || src.Kind != yaml.MappingNode {
+		*dst = *src
+		return
+	}
+next:
+	for i := 0; i+1 < len(src.Content); i += 2 {
+		for j := 0; j+1 < len(dst.Content); j += 2 {
+			if dst.Content[j].Value == src.Content[i].Value {
+				mergeNode(dst.Content[j+1], src.Content[i+1])
+				continue next
+			}
+		}
+		dst.Content = append(dst.Content, src.Content[i], src.Content[i+1])
+	}
+}
+
+// writeSimSignIn configures sign-in to the web UI through the first seeded tenant's manager
+// application, with the simulator's demo people (docs/simulator.md): a session key (written
+// once), the OIDC client, and roles for the seeded groups and app roles.
+func writeSimSignIn(b *strings.Builder, dir string, s *sim.Server) error {
+	key := filepath.Join(dir, "session-key")
+	if _, err := os.Stat(key); os.IsNotExist(err) {
+		v, err := seal.GenerateKEK() // 32 random bytes, base64: a session key too
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(key, []byte(v.Reveal()+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	t := s.Seeded.Tenants[0]
+	name, _, _ := strings.Cut(t.Tenant.DefaultDomain, ".")
+	si := t.SignIn
+	fmt.Fprintf(b, "server:\n  session:\n    key: file:%s\n", key)
+	fmt.Fprintf(b, "  oidc:\n    tenant_id: %s\n    client_id: %s\n    client_secret: file:%s\n    authority_host: %s/\n    ca_file: %s\n",
+		t.Tenant.ID, t.Manager.AppID, filepath.Join(dir, strings.ToLower(name)+".secret"), s.URL(), filepath.Join(dir, "ca.pem"))
+	fmt.Fprintf(b, "  roles:\n    groups:\n      %s: admin\n      %s: operator\n      %s: viewer\n", si.Groups["admin"], si.Groups["operator"], si.Groups["viewer"])
+	b.WriteString("    app_roles:\n")
+	for _, r := range []string{"admin", "operator", "viewer"} {
+		fmt.Fprintf(b, "      %s: %s\n", si.AppRoles[r], r)
+	}
+	return nil
 }

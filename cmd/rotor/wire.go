@@ -14,7 +14,9 @@ import (
 
 	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/config"
+	"github.com/rotorhq/rotor/graph"
 	"github.com/rotorhq/rotor/inventory"
+	"github.com/rotorhq/rotor/metrics"
 	"github.com/rotorhq/rotor/runner"
 	"github.com/rotorhq/rotor/seal"
 	"github.com/rotorhq/rotor/store/sqlstore"
@@ -34,6 +36,8 @@ type app struct {
 	registry target.Registry
 	keyring  *seal.Keyring // nil when no encryption key is configured
 	policies map[string]*rotor.Policy
+
+	metrics *metrics.Metrics
 
 	limMu    sync.Mutex
 	limiters map[string]*runner.WriteLimiter
@@ -71,7 +75,8 @@ func (c *cli) openApp(cmd *cobra.Command) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cli: c, cfg: cfg, store: st, registry: reg, tenants: map[string]*tenant.Conn{}, policies: map[string]*rotor.Policy{}}
+	a := &app{cli: c, cfg: cfg, store: st, registry: reg, tenants: map[string]*tenant.Conn{}, policies: map[string]*rotor.Policy{},
+		metrics: metrics.New(metrics.Options{Store: st, Clock: c.clock, Warn: cfg.Thresholds.Warn.D(), Log: c.log})}
 	if err := a.init(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -94,6 +99,15 @@ func (c *cli) openApp(cmd *cobra.Command) (*app, error) {
 	return a, nil
 }
 
+// graphObserve records every Graph call in the metrics, and tells the CLI's observer when one
+// is set (rotor bench).
+func (a *app) graphObserve(tenant string, c graph.Call) {
+	a.metrics.GraphObserve(tenant, c)
+	if a.cli.graphObserve != nil {
+		a.cli.graphObserve(tenant, c)
+	}
+}
+
 func (a *app) init(ctx context.Context) error {
 	now := a.cli.clock.Now()
 	for _, t := range a.cfg.Tenants {
@@ -103,7 +117,7 @@ func (a *app) init(ctx context.Context) error {
 			}
 		}
 		conn, err := tenant.Connect(t, tenant.Options{LookupEnv: a.cli.lookupEnv, Clock: a.cli.clock, Interactive: !a.cli.longRunning,
-			GraphObserve: a.cli.graphObserve})
+			GraphObserve: a.graphObserve})
 		if err != nil {
 			return err
 		}
@@ -232,6 +246,7 @@ func (a *app) engine() (*runner.Engine, error) {
 			return p, nil
 		},
 		WriteLimiter: a.writeLimiter,
+		Observer:     a.metrics,
 		Worker:       fmt.Sprintf("%s/%d", host, os.Getpid()),
 		Workers:      r.Workers, LeaseFor: r.Lease.D(), Poll: r.Poll.D(), MaxAttempts: r.MaxAttempts,
 		BackoffBase: r.BackoffBase.D(), BackoffMax: r.BackoffMax.D(),

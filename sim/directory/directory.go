@@ -330,6 +330,11 @@ type tenantState struct {
 	users     map[string]*User
 	userOrder []string
 
+	groups     map[string]*Group
+	groupOrder []string
+	userRoles  map[string][]string     // user id|app id -> app role ids assigned to the user
+	web        map[string]*WebSettings // by app id
+
 	grants   []AppRoleAssignment
 	grantSet map[string]bool // principal|resource|role of grants
 
@@ -357,6 +362,9 @@ func newTenantState(t Tenant) *tenantState {
 		spsByAppID:    map[string]*spEntry{},
 		deadSPs:       map[string]*spEntry{},
 		users:         map[string]*User{},
+		groups:        map[string]*Group{},
+		userRoles:     map[string][]string{},
+		web:           map[string]*WebSettings{},
 		grantSet:      map[string]bool{},
 		policies:      map[string]*AppManagementPolicy{},
 		lastUse:       map[string]CredentialUse{},

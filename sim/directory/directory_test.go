@@ -494,3 +494,35 @@ func TestSignInRecord(t *testing.T) {
 	require.Equal(t, t0.Add(time.Minute), use.Time)
 	require.Equal(t, 2, use.Count)
 }
+
+func TestSeedSignIn(t *testing.T) {
+	t.Parallel()
+	d := directory.New(directory.Options{Seed: 3})
+	res, err := d.Seed(directory.SeedParams{Seed: 3, Tenants: 1, AppsPerTenant: 5})
+	require.NoError(t, err)
+	st := res.Tenants[0]
+	si := st.SignIn
+	require.Contains(t, si.RedirectURIs, "http://127.0.0.1/auth/callback")
+	require.Len(t, si.Users, 4)
+	want := map[string]struct {
+		groups []string
+		roles  []string
+	}{
+		"admin":    {[]string{si.Groups["admin"]}, nil},
+		"operator": {[]string{}, []string{"Rotor.Operator"}},
+		"viewer":   {[]string{si.Groups["viewer"]}, nil},
+		"":         {[]string{}, nil},
+	}
+	for _, u := range si.Users {
+		got, err := d.UserSignIn(st.Tenant.ID, u.ID, st.Manager.AppID)
+		require.NoError(t, err)
+		require.Equal(t, want[u.Role].groups, got.Groups, u.DisplayName)
+		require.Equal(t, want[u.Role].roles, got.AppRoles, u.DisplayName)
+		require.Equal(t, u.UserPrincipalName, got.User.UserPrincipalName)
+	}
+	// The same seed gives the same ids.
+	again := directory.New(directory.Options{Seed: 3})
+	res2, err := again.Seed(directory.SeedParams{Seed: 3, Tenants: 1, AppsPerTenant: 5})
+	require.NoError(t, err)
+	require.Equal(t, si, res2.Tenants[0].SignIn)
+}

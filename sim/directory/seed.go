@@ -41,6 +41,29 @@ type SeededTenant struct {
 	Manager      SeededApp
 	Applications int
 	Users        int
+	// SignIn are the people who sign in to rotor's web UI through the manager application.
+	SignIn SeededSignIn
+}
+
+// SeededSignIn describes how the manager application signs users in: its web redirect URIs
+// (loopback, any port), the groups claim, three app roles for users, three groups and four
+// people, one per role and one with none.
+type SeededSignIn struct {
+	RedirectURIs []string
+	// AppRoles are the app role values of the manager application, by rotor role.
+	AppRoles map[string]string
+	// Groups are the object ids of the rotor groups, by rotor role.
+	Groups map[string]string
+	Users  []SeededUser
+}
+
+// SeededUser is a person who can sign in, and the role their groups or app roles give them.
+type SeededUser struct {
+	ID                string
+	DisplayName       string
+	UserPrincipalName string
+	Role              string // admin, operator, viewer, or "" for none
+	Via               string // how: "group rotor admins", "app role Rotor.Operator", ...
 }
 
 // SeededApp is an application with usable credentials.
@@ -183,7 +206,74 @@ func (d *Directory) seedTenant(t Tenant, p SeedParams, rng *mrand.Rand, guid fun
 			return st, fmt.Errorf("application %s: %w", name, err)
 		}
 	}
+	// Seeded last, so that adding it did not change the applications' generated ids.
+	if st.SignIn, err = d.seedSignIn(t, guid, mgr.AppID); err != nil {
+		return st, fmt.Errorf("sign-in: %w", err)
+	}
 	return st, nil
+}
+
+// SignInRedirectPaths are the paths the seeded manager application accepts as redirect URIs on
+// loopback hosts (any port): rotor's sign-in callback and its signed-out page.
+var SignInRedirectPaths = []string{"/auth/callback", "/auth/signed-out"}
+
+// seedSignIn makes the manager application a web app users sign in to: loopback redirect URIs,
+// the groups claim, app roles Rotor.Admin, Rotor.Operator and Rotor.Viewer, groups "rotor admins",
+// "rotor operators" and "rotor viewers", and four people: an admin (through the group), an
+// operator (through the app role), a viewer (through the group) and one with no role.
+func (d *Directory) seedSignIn(t Tenant, guid func() string, appID string) (SeededSignIn, error) {
+	var out SeededSignIn
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		for _, p := range SignInRedirectPaths {
+			out.RedirectURIs = append(out.RedirectURIs, "http://"+host+p)
+		}
+	}
+	out.AppRoles = map[string]string{"admin": "Rotor.Admin", "operator": "Rotor.Operator", "viewer": "Rotor.Viewer"}
+	var roles []AppRole
+	for _, r := range []string{"admin", "operator", "viewer"} {
+		v := out.AppRoles[r]
+		roles = append(roles, AppRole{ID: guid(), Value: v, DisplayName: "rotor " + r, Description: "Signs in to rotor as " + r + ".",
+			AllowedMemberTypes: []string{"User"}, IsEnabled: true})
+	}
+	if err := d.SetWebSettings(t.ID, appID, WebSettings{RedirectURIs: out.RedirectURIs, GroupMembershipClaims: "SecurityGroup"}, roles...); err != nil {
+		return out, err
+	}
+	people := []struct{ first, last, role, via string }{
+		{"Ada", "Admin", "admin", "group"},
+		{"Omar", "Operator", "operator", "app role"},
+		{"Vera", "Viewer", "viewer", "group"},
+		{"Nico", "Nobody", "", ""},
+	}
+	out.Groups = map[string]string{}
+	for _, p := range people {
+		u, err := d.AddUser(AddUserParams{TenantID: t.ID, ID: guid(), DisplayName: p.first + " " + p.last, GivenName: p.first, Surname: p.last,
+			UserPrincipalName: lower(p.first) + "@" + t.DefaultDomain, JobTitle: "Platform engineer"})
+		if err != nil {
+			return out, err
+		}
+		su := SeededUser{ID: u.ID, DisplayName: u.DisplayName, UserPrincipalName: u.UserPrincipalName, Role: p.role}
+		switch p.via {
+		case "group":
+			g, err := d.AddGroup(AddGroupParams{TenantID: t.ID, ID: guid(), DisplayName: "rotor " + p.role + "s", Members: []string{u.ID}})
+			if err != nil {
+				return out, err
+			}
+			out.Groups[p.role] = g.ID
+			su.Via = "group " + g.DisplayName
+		case "app role":
+			if err := d.AssignUserAppRole(t.ID, u.ID, appID, out.AppRoles[p.role]); err != nil {
+				return out, err
+			}
+			su.Via = "app role " + out.AppRoles[p.role]
+			g, err := d.AddGroup(AddGroupParams{TenantID: t.ID, ID: guid(), DisplayName: "rotor " + p.role + "s"})
+			if err != nil {
+				return out, err
+			}
+			out.Groups[p.role] = g.ID
+		}
+		out.Users = append(out.Users, su)
+	}
+	return out, nil
 }
 
 func (d *Directory) seedApp(t Tenant, rng *mrand.Rand, guid func() string, ca *seedCA, now time.Time, name, team, env string, users []User, mgrSP ServicePrincipal) error {

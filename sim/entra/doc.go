@@ -5,6 +5,12 @@
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration  OpenID Connect discovery (MSAL reads it)
 //	GET  /{tenant}/discovery/v2.0/keys                    token signing keys (JWKS), also /discovery/keys
 //	GET  /common/discovery/instance                       instance discovery (MSAL's authority validation)
+//	GET  /{tenant}/oauth2/v2.0/authorize                  user sign-in: a page listing the tenant's users
+//	POST /{tenant}/login                                  the sign-in page's form: issues an authorization code
+//	GET, POST /{tenant}/oauth2/v2.0/logout                sign-out (end_session_endpoint)
+//
+// The token endpoint also redeems authorization codes (PKCE checked) for access and ID tokens;
+// ID tokens carry the user's app roles and security groups as the application asks.
 //
 // {tenant} is a tenant GUID or default domain; "common", "organizations" and "consumers" work for
 // the discovery documents. Absolute URLs in responses (issuer, endpoints) are derived from the

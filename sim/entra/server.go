@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -45,6 +46,9 @@ type Server struct {
 	lifetime time.Duration
 	log      *slog.Logger
 	verifier *Verifier
+
+	codesMu sync.Mutex
+	codes   map[string]*authCode // issued authorization codes
 }
 
 // New returns a login server for the tenants of dir.
@@ -89,6 +93,7 @@ func New(dir *directory.Directory, opts Options) (*Server, error) {
 		signing:  SigningKey{ID: thumbprint(der), Public: &key.PublicKey, Certificate: cert},
 		lifetime: opts.TokenLifetime,
 		log:      opts.Logger,
+		codes:    map[string]*authCode{},
 	}
 	s.verifier = NewVerifier(s.clock, s.signing)
 	return s, nil
@@ -109,6 +114,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleKeys)
 	mux.HandleFunc("GET /{tenant}/discovery/keys", s.handleKeys)
 	mux.HandleFunc("GET /common/discovery/instance", s.handleInstanceDiscovery)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", s.handleAuthorize)
+	mux.HandleFunc("POST /{tenant}/login", s.handleLogin)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/logout", s.handleLogout)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/logout", s.handleLogout)
 	return mux
 }
 

@@ -47,9 +47,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 type tokenResponse struct {
 	TokenType    string `json:"token_type"`
+	Scope        string `json:"scope,omitempty"` // authorization code grant
 	ExpiresIn    int    `json:"expires_in"`
 	ExtExpiresIn int    `json:"ext_expires_in"`
 	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token,omitempty"` // authorization code grant with openid
 }
 
 func (s *Server) token(r *http.Request) (*tokenResponse, *stsError) {
@@ -66,7 +68,7 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *stsError) {
 	switch grant {
 	case "":
 		return nil, missing("grant_type")
-	case "client_credentials":
+	case "client_credentials", "authorization_code":
 	default:
 		return nil, errUnsupportedGrant(codeUnsupportedGrantType, "The app requested an unsupported grant type '%s'.", grant)
 	}
@@ -104,6 +106,15 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *stsError) {
 	}
 	if e != nil {
 		return nil, e
+	}
+	if grant == "authorization_code" {
+		resp, e := s.redeemCode(r, c, tenant)
+		if e == nil {
+			if err := s.dir.RecordSignIn(tenant.ID, clientID, c.credential, c.holder, c.keyID); err != nil {
+				s.log.Error("record sign-in", "error", err)
+			}
+		}
+		return resp, e
 	}
 
 	scope := strings.TrimSpace(form.Get("scope"))

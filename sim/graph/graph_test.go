@@ -66,9 +66,8 @@ type bundle struct {
 }
 
 type setupOptions struct {
-	dir      directory.Options
-	graph    graph.Options
-	skipSeed bool
+	dir   directory.Options
+	graph graph.Options
 }
 
 func setup(t *testing.T, o setupOptions) *bundle {

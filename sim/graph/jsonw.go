@@ -2,7 +2,6 @@ package graph
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"strconv"
 	"sync"
 	"time"
@@ -106,16 +105,6 @@ func (w *jw) strings(ss []string) {
 		w.str(s)
 	}
 	w.arrEnd()
-}
-
-// any writes v with encoding/json (for rare, small values).
-func (w *jw) any(v any) {
-	w.value()
-	b, err := json.Marshal(v)
-	if err != nil {
-		b = []byte("null")
-	}
-	w.b = append(w.b, b...)
 }
 
 // timeLayout is how Graph writes DateTimeOffset values: UTC, up to seven fractional digits.

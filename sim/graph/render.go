@@ -170,10 +170,7 @@ var spProps = []prop{
 	nullProp("verifiedPublisher"),
 }
 
-var (
-	allApps = newView(appProps, selection{all: true})
-	allSP   = newView(spProps, selection{all: true})
-)
+var allSP = newView(spProps, selection{all: true})
 
 var servicePrincipalType = newTypeInfo("servicePrincipal", "servicePrincipals", spProps,
 	"customSecurityAttributes", "appManagementPolicies", "appRoleAssignedTo", "appRoleAssignments",
