@@ -144,6 +144,7 @@ type CredentialListParams struct {
 	OwnerID        string
 	AppID          string
 	Kind           CredentialKind
+	KeyIDs         []string  // only these key ids (an empty list means any)
 	EndBefore      time.Time // EndAt < EndBefore
 	EndAfter       time.Time // EndAt >= EndAfter
 	IncludeRemoved bool

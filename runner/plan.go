@@ -53,6 +53,10 @@ func (e *Engine) Plan(ctx context.Context, o PlanOptions) ([]PlanItem, error) {
 			running[[2]string{r.Tenant, policyOf[r.BindingID]}]++
 		}
 	}
+	current, err := e.currentCredentials(ctx, bindings)
+	if err != nil {
+		return nil, err
+	}
 	now := e.cfg.Clock.Now()
 	items := make([]PlanItem, 0, len(bindings))
 	for _, b := range bindings {
@@ -64,15 +68,8 @@ func (e *Engine) Plan(ctx context.Context, o PlanOptions) ([]PlanItem, error) {
 			continue
 		}
 		var cur *rotor.Credential
-		if b.KeyID != "" {
-			c, err := e.cfg.Store.CredentialGet(ctx, b.Tenant, b.KeyID)
-			switch {
-			case errors.Is(err, rotor.ErrNotFound):
-			case err != nil:
-				return nil, err
-			case !c.Removed():
-				cur = c
-			}
+		if c := current[[2]string{b.Tenant, b.KeyID}]; c != nil && !c.Removed() {
+			cur = c
 		}
 		item.Decision = planner.Decide(planner.Facts{Binding: b, Policy: p, Current: cur, InFlight: byBinding[b.ID]}, now)
 		if item.Decision.Due {
@@ -100,6 +97,34 @@ func (e *Engine) Plan(ctx context.Context, o PlanOptions) ([]PlanItem, error) {
 		e.Kick()
 	}
 	return items, nil
+}
+
+// keyIDsPerRead bounds the key ids of one credential read (PostgreSQL allows 65,535 parameters).
+const keyIDsPerRead = 1000
+
+// currentCredentials reads the credentials the bindings manage, by (tenant, key id), a thousand
+// per query rather than one query per binding.
+func (e *Engine) currentCredentials(ctx context.Context, bindings []*rotor.Binding) (map[[2]string]*rotor.Credential, error) {
+	keys := map[string][]string{} // tenant -> key ids
+	for _, b := range bindings {
+		if b.KeyID != "" {
+			keys[b.Tenant] = append(keys[b.Tenant], b.KeyID)
+		}
+	}
+	m := make(map[[2]string]*rotor.Credential, len(bindings))
+	for tenant, ids := range keys {
+		for start := 0; start < len(ids); start += keyIDsPerRead {
+			creds, err := e.cfg.Store.CredentialList(ctx, &rotor.CredentialListParams{Tenant: tenant,
+				KeyIDs: ids[start:min(start+keyIDsPerRead, len(ids))], IncludeRemoved: true})
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range creds {
+				m[[2]string{c.Tenant, c.KeyID}] = c
+			}
+		}
+	}
+	return m, nil
 }
 
 // Request plans a rotation of a binding now, whatever its schedule (rotor rotate, the API).

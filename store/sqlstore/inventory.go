@@ -499,6 +499,13 @@ func (s *Store) CredentialList(ctx context.Context, p *rotor.CredentialListParam
 	if p.Kind != "" {
 		add(`kind = ?`, p.Kind)
 	}
+	if len(p.KeyIDs) > 0 {
+		ids := make([]any, len(p.KeyIDs))
+		for i, id := range p.KeyIDs {
+			ids[i] = id
+		}
+		add(`key_id IN (`+placeholders(len(ids))+`)`, ids...)
+	}
 	if !p.EndBefore.IsZero() {
 		add(`end_at < ?`, us(p.EndBefore))
 	}
