@@ -123,5 +123,5 @@ type VerifySettings struct {
 	Successes int           // consecutive successful token requests required
 	Interval  time.Duration // first wait between attempts (grows with backoff)
 	Timeout   time.Duration // give up after this long (Entra replication can take ~20 minutes)
-	Scope     string        // scope asked for in the probe, e.g. https://graph.microsoft.com/.default
+	Scope     string        // scope asked for in the probe; empty: Microsoft Graph in the tenant's cloud
 }

@@ -102,10 +102,23 @@ const (
 )
 
 // Clouds and their endpoints.
-var clouds = map[string]struct{ authority, graph string }{
-	"public":       {"https://login.microsoftonline.com/", "https://graph.microsoft.com/v1.0"},
-	"usgovernment": {"https://login.microsoftonline.us/", "https://graph.microsoft.us/v1.0"},
-	"china":        {"https://login.chinacloudapi.cn/", "https://microsoftgraph.chinacloudapi.cn/v1.0"},
+// scope is the client credentials scope of the cloud's Microsoft Graph: tokens for one cloud's
+// Graph are refused by another's.
+var clouds = map[string]struct{ authority, graph, scope string }{
+	"public":       {"https://login.microsoftonline.com/", "https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default"},
+	"usgovernment": {"https://login.microsoftonline.us/", "https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default"},
+	"china":        {"https://login.chinacloudapi.cn/", "https://microsoftgraph.chinacloudapi.cn/v1.0", "https://microsoftgraph.chinacloudapi.cn/.default"},
+}
+
+// GraphScope returns the client credentials scope of Microsoft Graph in the tenant's cloud, which
+// rotor asks for to call Graph and, unless a policy says otherwise, to prove new secrets work.
+// graph_url does not change it: an overridden Graph URL (a proxy, the simulator) still serves
+// the cloud's Graph.
+func (t *Tenant) GraphScope() string {
+	if cl, ok := clouds[t.Cloud]; ok {
+		return cl.scope
+	}
+	return clouds["public"].scope
 }
 
 // Defaults.
@@ -335,7 +348,7 @@ func (t *Tenant) validate(d *Decoder, p string, names map[string]int, i int) {
 		d.Errorf(p+".tenant_id", "%q is not a directory (tenant) id: expected a GUID", t.TenantID)
 	}
 	if _, ok := clouds[t.Cloud]; !ok {
-		d.Errorf(p+".cloud", "unknown cloud %q: use public, usgovernment or china (or set authority_host and graph_url)", t.Cloud)
+		d.Errorf(p+".cloud", "unknown cloud %q: use public, usgovernment or china (authority_host and graph_url override its endpoints)", t.Cloud)
 	}
 	checkURL(d, p+".authority_host", t.AuthorityHost)
 	checkURL(d, p+".graph_url", t.GraphURL)

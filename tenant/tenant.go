@@ -62,7 +62,7 @@ func Connect(t config.Tenant, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
 	}
-	gopts := graph.Options{Transport: tr, Clock: opts.Clock}
+	gopts := graph.Options{Transport: tr, Clock: opts.Clock, Scope: t.GraphScope()}
 	if opts.Interactive {
 		gopts.MaxAttempts, gopts.MaxBackoff = 3, 5*time.Second
 	}
@@ -79,7 +79,8 @@ func Connect(t config.Tenant, opts Options) (*Conn, error) {
 
 // Endpoint is where the tenant signs in, for the token probe.
 func (c *Conn) Endpoint() verify.Endpoint {
-	return verify.Endpoint{AuthorityHost: c.AuthorityHost, Transport: c.Transport, DisableInstanceDiscovery: c.Config.DisableInstanceDiscovery}
+	return verify.Endpoint{AuthorityHost: c.AuthorityHost, Transport: c.Transport, DisableInstanceDiscovery: c.Config.DisableInstanceDiscovery,
+		Scope: c.Config.GraphScope()}
 }
 
 // Transport returns an HTTP client trusting the system roots plus the certificates in caFiles.

@@ -25,7 +25,11 @@ type Endpoint struct {
 	AuthorityHost            string             // e.g. https://login.microsoftonline.com/
 	Transport                policy.Transporter // nil for the default
 	DisableInstanceDiscovery bool               // for authority hosts Microsoft's instance discovery does not know
+	Scope                    string             // asked for when the policy names none: the cloud's Microsoft Graph
 }
+
+// defaultScope is asked for when neither the policy nor the endpoint names a scope.
+const defaultScope = "https://graph.microsoft.com/.default"
 
 // Prober is a rotor.Verifier.
 type Prober struct {
@@ -65,6 +69,12 @@ func (p *Prober) Verify(ctx context.Context, tenantID, clientID, scope string, v
 	})
 	if err != nil {
 		return rotor.Permanent(fmt.Errorf("token probe for client %s: %w", clientID, err))
+	}
+	if scope == "" {
+		scope = ep.Scope
+	}
+	if scope == "" {
+		scope = defaultScope
 	}
 	if _, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}}); err == nil {
 		return nil
