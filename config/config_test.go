@@ -99,6 +99,10 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 		"critical > warn":  {"thresholds:\n  warn: 7d\n  critical: 30d\n", `line 3: thresholds.critical: 30d is longer than thresholds.warn (7d)`},
 		"duplicate key":    {"log:\n  level: info\n  level: debug\n", `line 3: log.level: duplicate key`},
 		"unset env":        {"store:\n  path: ${ROTOR_NOPE}/x.db\n", `line 2: store.path: environment variable ROTOR_NOPE is not set`},
+		"empty env":        {"store:\n  path: ${ROTOR_EMPTY}/x.db\n", `line 2: store.path: environment variable ROTOR_EMPTY is empty`},
+		"select anything":  {"policies:\n- name: p\n  select: {}\n", `line 3: policies[0].select: selects nothing in particular`},
+		"verify too often": {"policies:\n- name: p\n  verify: {interval: 10ms}\n", `line 3: policies[0].verify.interval: 10ms is too short`},
+		"silent route":     {"notifications:\n  routes:\n  - name: r\n    notifiers: []\n", `line 4: notifications.routes[0].notifiers: names no notifier`},
 		"unclosed env":     {"store:\n  path: ${HOME/x.db\n", `line 2: store.path: unclosed ${`},
 		"yaml syntax":      {"store:\n  driver: [sqlite\n", `(file): yaml: line 1: did not find expected`},
 		"two documents":    {"log: {}\n---\nlog: {}\n", `several YAML documents`},
@@ -107,7 +111,7 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Parse("test.yaml", []byte(tt.src), Options{LookupEnv: env("HOME", "/root")})
+			_, err := Parse("test.yaml", []byte(tt.src), Options{LookupEnv: env("HOME", "/root", "ROTOR_EMPTY", "")})
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tt.want)
 		})
@@ -138,6 +142,24 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 30*24*time.Hour, c.Thresholds.Warn.D())
 	require.Equal(t, 7*24*time.Hour, c.Thresholds.Critical.D())
 	require.Equal(t, "info", c.Log.Level)
+}
+
+// Each cloud's tenants get tokens for that cloud's Graph, whatever graph_url says.
+func TestGraphScopeFollowsTheCloud(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("clouds.yaml", []byte(`tenants:
+  - {name: a, tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47, auth: {method: azure_cli}}
+  - {name: b, tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db48, cloud: usgovernment, auth: {method: azure_cli}}
+  - {name: c, tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db49, cloud: china, auth: {method: azure_cli}}
+  - {name: d, tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db4a, graph_url: "https://127.0.0.1:8443/v1.0", auth: {method: azure_cli}}
+`), Options{LookupEnv: env()})
+	require.NoError(t, err)
+	var scopes []string
+	for _, tn := range c.Tenants {
+		scopes = append(scopes, tn.GraphScope())
+	}
+	require.Equal(t, []string{"https://graph.microsoft.com/.default", "https://graph.microsoft.us/.default",
+		"https://microsoftgraph.chinacloudapi.cn/.default", "https://graph.microsoft.com/.default"}, scopes)
 }
 
 func TestLoadReadsFile(t *testing.T) {

@@ -341,6 +341,8 @@ func (d *Decoder) expand(s string) (string, error) {
 				b.WriteString(val)
 			case hasDef:
 				b.WriteString(def)
+			case ok:
+				return "", fmt.Errorf("environment variable %s is empty (write ${%s:-default} for a default)", name, name)
 			default:
 				return "", fmt.Errorf("environment variable %s is not set (write ${%s:-default} for a default)", name, name)
 			}

@@ -377,6 +377,9 @@ func (r *Route) validate(d *Decoder, at string, kinds map[string]string, tenants
 			d.Errorf(fmt.Sprintf("%s.apps[%d]", at, i), "%q is not a valid pattern", a)
 		}
 	}
+	if len(r.Notifiers) == 0 {
+		d.Errorf(at+".notifiers", "names no notifier: the route would send nothing")
+	}
 	emails := 0
 	for i, n := range r.Notifiers {
 		p := fmt.Sprintf("%s.notifiers[%d]", at, i)

@@ -98,7 +98,6 @@ const (
 	DefaultVerifyInterval  = 10 * time.Second
 	DefaultVerifyTimeout   = 30 * time.Minute
 	DefaultMaxConcurrent   = 10
-	DefaultVerifyScope     = "https://graph.microsoft.com/.default"
 )
 
 func (p *Policy) applyDefaults() {
@@ -122,9 +121,6 @@ func (p *Policy) applyDefaults() {
 	}
 	if p.Verify.Timeout == 0 {
 		p.Verify.Timeout = Duration(DefaultVerifyTimeout)
-	}
-	if p.Verify.Scope == "" {
-		p.Verify.Scope = DefaultVerifyScope
 	}
 	if p.MaxConcurrentPerTenant == 0 {
 		p.MaxConcurrentPerTenant = DefaultMaxConcurrent
@@ -213,10 +209,13 @@ func (p *Policy) validate(d *Decoder, at string, tenants map[string]bool, steps 
 	if p.Verify.Successes < 1 || p.Verify.Successes > 20 {
 		d.Errorf(at+".verify.successes", "%d: use 1 to 20", p.Verify.Successes)
 	}
+	if p.Verify.Interval.D() < time.Second {
+		d.Errorf(at+".verify.interval", "%s is too short: at least 1s between token requests", p.Verify.Interval)
+	}
 	if p.Verify.Timeout.D() < time.Minute {
 		d.Errorf(at+".verify.timeout", "%s is too short: Entra can take up to 20 minutes to replicate a new credential", p.Verify.Timeout)
 	}
-	if !strings.HasSuffix(p.Verify.Scope, "/.default") {
+	if p.Verify.Scope != "" && !strings.HasSuffix(p.Verify.Scope, "/.default") {
 		d.Errorf(at+".verify.scope", "%q: a client credentials scope ends in /.default", p.Verify.Scope)
 	}
 	if p.MaxConcurrentPerTenant < 1 {
@@ -228,6 +227,11 @@ func (p *Policy) validate(d *Decoder, at string, tenants map[string]bool, steps 
 		d.Errorf(at+".adopt", "unknown %q: use none (create a new secret), only (adopt the app's only secret) or newest", p.Adopt)
 	}
 	if s := p.Select; s != nil {
+		if len(s.Tenants)+len(s.DisplayNames)+len(s.AppIDs)+len(s.Tags) == 0 {
+			// An empty selector would bind every application of every tenant: say so explicitly.
+			d.Errorf(at+".select", "selects nothing in particular, which would bind every application of every tenant: "+
+				"give tenants, display_names, app_ids or tags (display_names: [\"*\"] binds all), or leave select out")
+		}
 		for i, tn := range s.Tenants {
 			if !tenants[tn] {
 				d.Errorf(fmt.Sprintf("%s.select.tenants[%d]", at, i), "no tenant is named %q", tn)
