@@ -2,8 +2,8 @@
 // that a request comes from rotor, unaltered and recent. The scheme, shared by the webhook
 // notifier and the webhook deployment step:
 //
-//	X-Rotor-Timestamp: <unix seconds>
-//	X-Rotor-Signature: v1=<hex HMAC-SHA256(key, timestamp + "." + body)>
+//	Rotor-Timestamp: <unix seconds>
+//	Rotor-Signature: v1=<hex HMAC-SHA256(key, timestamp + "." + body)>
 //
 // Receivers recompute the HMAC over the raw body, compare in constant time, and reject
 // timestamps outside a tolerance (five minutes by default) to stop replays.
@@ -22,8 +22,8 @@ import (
 
 // Header names.
 const (
-	TimestampHeader = "X-Rotor-Timestamp"
-	SignatureHeader = "X-Rotor-Signature"
+	TimestampHeader = "Rotor-Timestamp"
+	SignatureHeader = "Rotor-Signature"
 )
 
 // DefaultTolerance is how far a timestamp may be from the receiver's clock.

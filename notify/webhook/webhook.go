@@ -2,8 +2,8 @@
 // HMAC-SHA256 (see internal/webhooksig) so that the receiver can trust them.
 //
 // The body is a Payload (version 1). Headers: Content-Type: application/json,
-// X-Rotor-Event (the event type), X-Rotor-Delivery (the notification id, the same on every
-// attempt: receivers deduplicate on it), X-Rotor-Timestamp and X-Rotor-Signature.
+// Rotor-Event (the event type), Rotor-Delivery (the notification id, the same on every
+// attempt: receivers deduplicate on it), Rotor-Timestamp and Rotor-Signature.
 package webhook
 
 import (
@@ -25,8 +25,8 @@ import (
 
 // Header names besides the signature's.
 const (
-	EventHeader    = "X-Rotor-Event"
-	DeliveryHeader = "X-Rotor-Delivery"
+	EventHeader    = "Rotor-Event"
+	DeliveryHeader = "Rotor-Delivery"
 )
 
 // Config configures a webhook notifier.

@@ -24,9 +24,6 @@ package webhook
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -38,6 +35,7 @@ import (
 
 	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/config"
+	"github.com/rotorhq/rotor/internal/webhooksig"
 	"github.com/rotorhq/rotor/secret"
 	"github.com/rotorhq/rotor/target"
 	"github.com/rotorhq/rotor/target/internal/fields"
@@ -50,8 +48,8 @@ const Type = "webhook"
 // Headers rotor sets.
 const (
 	HeaderEvent          = "Rotor-Event"
-	HeaderTimestamp      = "Rotor-Timestamp"
-	HeaderSignature      = "Rotor-Signature"
+	HeaderTimestamp      = webhooksig.TimestampHeader
+	HeaderSignature      = webhooksig.SignatureHeader
 	HeaderIdempotencyKey = "Idempotency-Key"
 	HeaderAttempt        = "Rotor-Delivery-Attempt"
 )
@@ -178,29 +176,17 @@ func (t *Target) event(d rotor.Deployment) Event {
 	return e
 }
 
-// Sign returns the Rotor-Signature header value for body sent at timestamp (Unix seconds).
+// Sign returns the Rotor-Signature header value for body sent at timestamp (Unix seconds). The
+// scheme is the one rotor's webhook notifier uses too (internal/webhooksig).
 func Sign(key secret.Value, timestamp int64, body []byte) string {
-	m := hmac.New(sha256.New, key.RevealBytes())
-	m.Write([]byte(strconv.FormatInt(timestamp, 10)))
-	m.Write([]byte("."))
-	m.Write(body)
-	return "v1=" + hex.EncodeToString(m.Sum(nil))
+	_, sig := webhooksig.Sign(key.RevealBytes(), time.Unix(timestamp, 0), body)
+	return sig
 }
 
 // Verify checks a Rotor-Signature header for body sent at the Rotor-Timestamp header, and that the
 // timestamp is within tolerance of now. Receivers written in Go can use it as it is.
 func Verify(key secret.Value, signature, timestamp string, body []byte, now time.Time, tolerance time.Duration) error {
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return fmt.Errorf("bad %s header", HeaderTimestamp)
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
-		return fmt.Errorf("%s is %s away from now", HeaderTimestamp, d.Round(time.Second))
-	}
-	if !hmac.Equal([]byte(signature), []byte(Sign(key, ts, body))) {
-		return fmt.Errorf("bad %s", HeaderSignature)
-	}
-	return nil
+	return webhooksig.Verify(key.RevealBytes(), timestamp, signature, body, now, tolerance)
 }
 
 // Preflight resolves the signing key and connects to the receiver (TLS handshake included)
