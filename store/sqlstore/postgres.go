@@ -77,6 +77,14 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "rotor"
 	}
+	// Plan every execution with its parameters. pgx prepares each statement once per connection,
+	// and after five executions PostgreSQL may switch to a generic plan chosen without them: on a
+	// table not analysed yet (a first sync into a new database) that plan scans the tenant's rows
+	// for each lookup by owner, about eight times slower overall. rotor's queries are cheap to
+	// plan.
+	if _, ok := cfg.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(pgMaxConns)
 	db.SetMaxIdleConns(pgMaxConns)

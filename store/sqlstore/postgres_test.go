@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +134,23 @@ func TestPostgresClaimSkipsLockedRows(t *testing.T) {
 		return nil
 	}))
 	require.Empty(t, claim(b, "b"), "once a committed, its lease is live")
+}
+
+// Statements are planned with their parameters (see OpenPostgres), unless the DSN says otherwise.
+func TestPostgresPlansWithParameters(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.Postgres(t)
+	mode := func(s *Store) string {
+		var m string
+		require.NoError(t, s.w.QueryRowContext(t.Context(), `SHOW plan_cache_mode`).Scan(&m))
+		return m
+	}
+	require.Equal(t, "force_custom_plan", mode(openPostgres(t, dsn)))
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	require.Equal(t, "auto", mode(openPostgres(t, dsn+sep+"plan_cache_mode=auto")))
 }
 
 // Connection errors say where rotor tried to connect and why, never the password.
