@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test test-deps lint
+.PHONY: build test test-deps lint bench
 
 build:
 	go build -ldflags "$(LDFLAGS)" -o bin/rotor ./cmd/rotor
@@ -18,3 +18,7 @@ test-deps:
 
 lint:
 	bash scripts/lint.sh
+
+# Every benchmark behind docs/benchmarks.md (about 25 minutes): make bench ARGS="store api"
+bench:
+	bash scripts/bench.sh $(ARGS)

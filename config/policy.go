@@ -209,8 +209,8 @@ func (p *Policy) validate(d *Decoder, at string, tenants map[string]bool, steps 
 	if p.Verify.Successes < 1 || p.Verify.Successes > 20 {
 		d.Errorf(at+".verify.successes", "%d: use 1 to 20", p.Verify.Successes)
 	}
-	if p.Verify.Interval.D() < time.Second {
-		d.Errorf(at+".verify.interval", "%s is too short: at least 1s between token requests", p.Verify.Interval)
+	if p.Verify.Interval.D() < 100*time.Millisecond {
+		d.Errorf(at+".verify.interval", "%s is too short: at least 100ms between token requests", p.Verify.Interval)
 	}
 	if p.Verify.Timeout.D() < time.Minute {
 		d.Errorf(at+".verify.timeout", "%s is too short: Entra can take up to 20 minutes to replicate a new credential", p.Verify.Timeout)
