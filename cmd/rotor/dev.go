@@ -15,6 +15,7 @@ import (
 	"github.com/rotorhq/rotor"
 	"github.com/rotorhq/rotor/runner"
 	"github.com/rotorhq/rotor/sim"
+	"github.com/rotorhq/rotor/sim/directory"
 )
 
 // The demo policy rotates secrets an hour after their creation (a 30-day lifetime, rotated
@@ -95,6 +96,9 @@ func (c *cli) devCmd() *cobra.Command {
 			case addr := <-ready:
 				fmt.Fprintf(w, "\nrotor dev: a demo tenant in the Azure simulator, rotated for real\n\n")
 				fmt.Fprintf(w, "  dashboard      http://%s/\n", addr)
+				fmt.Fprintf(w, "  sign in as     %s\n", signInPeople(s.Seeded.Tenants[0].SignIn.Users))
+				fmt.Fprintf(w, "                 on the simulator's sign-in page; your browser will warn about its certificate,\n"+
+					"                 issued by a CA of this run only (%s): accept it, or trust that CA\n", filepath.Join(dir, "ca.pem"))
 				fmt.Fprintf(w, "  configuration  %s\n", path)
 				fmt.Fprintf(w, "  simulator      %s (inspection: %s/_sim/)\n", s.URL(), s.URL())
 				fmt.Fprintf(w, "  rotating       %s (every hour; the old secret is removed 3 minutes after each rotation)\n", strings.Join(bound, ", "))
@@ -190,4 +194,17 @@ func demoSteps(vaultURL, file, app string) ([]rotor.StepSpec, error) {
 		{Name: "vault", Type: "keyvault", OnFailure: rotor.Abort, Params: kv},
 		{Name: "appsettings", Type: "file", OnFailure: rotor.Abort, Params: f},
 	}, nil
+}
+
+// signInPeople names the simulator's people and the rotor role each gets, for rotor dev's banner.
+func signInPeople(users []directory.SeededUser) string {
+	var parts []string
+	for _, u := range users {
+		role := u.Role
+		if role == "" {
+			role = "no role: refused"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", u.UserPrincipalName, role))
+	}
+	return strings.Join(parts, ", ")
 }
