@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/rotorhq/rotor"
@@ -200,10 +199,12 @@ func findKey(creds []*rotor.Credential, keyID string) *rotor.Credential {
 	return nil
 }
 
-// scrub removes a secret value from a message a target or a command produced, in case it echoed it.
+// scrub removes a secret value, in clear and in its JSON and base64 forms, from a message a
+// target or a command produced, in case it echoed it (a server quoting a Kubernetes Secret's
+// data quotes it in base64).
 func scrub(msg string, v secret.Value) string {
 	if v.Len() < 4 {
 		return msg
 	}
-	return strings.ReplaceAll(msg, v.Reveal(), secret.Redacted)
+	return secret.Scrub(msg, v)
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -359,6 +360,60 @@ func TestContinuingStepMarksNeedsAttention(t *testing.T) {
 	events, err := b.store.AuditList(ctx, &rotor.AuditListParams{RotationID: r.ID, Limit: 100})
 	require.NoError(t, err)
 	require.Equal(t, "rotation.completed_needs_attention", events[len(events)-1].Action)
+}
+
+// echoTarget quotes the secret in its answer as a server may echo what it was sent: base64, as
+// in a Kubernetes Secret's data, and base64url. With fail it answers with an error.
+type echoTarget struct{ fail bool }
+
+func (echoTarget) Preflight(context.Context, rotor.Deployment) error { return nil }
+
+func (t echoTarget) Publish(_ context.Context, d rotor.Deployment) (rotor.Outcome, error) {
+	v := d.Value.RevealBytes()
+	msg := fmt.Sprintf("server echoed data=%s token=%s", base64.StdEncoding.EncodeToString(v), base64.RawURLEncoding.EncodeToString(v))
+	if t.fail {
+		return rotor.Outcome{}, errors.New(msg)
+	}
+	return rotor.Outcome{Changed: true, Message: msg}, nil
+}
+
+func TestStepMessagesAreScrubbedOfTheSecretsEncodedForms(t *testing.T) {
+	t.Parallel()
+	for _, onFailure := range []rotor.OnFailure{rotor.Continue, rotor.Abort} {
+		t.Run(string(onFailure), func(t *testing.T) {
+			t.Parallel()
+			b, e := setup(t, func(b *bundle, cfg *Config) {
+				fakes := cfg.Target
+				cfg.Target = func(tenant string, spec rotor.StepSpec) (rotor.Target, error) {
+					switch spec.Name {
+					case "a":
+						return echoTarget{}, nil
+					case "b":
+						return echoTarget{fail: true}, nil
+					}
+					return fakes(tenant, spec)
+				}
+			})
+			b.policy.Steps[1].OnFailure = onFailure
+			ctx := t.Context()
+			r, err := e.Request(ctx, b.binding.ID, "test")
+			require.NoError(t, err)
+			require.NoError(t, e.RunUntilIdle(ctx))
+			r = b.rotation(r.ID)
+			require.NotEmpty(t, r.NewKeyID)
+			steps, err := b.store.RotationStepList(ctx, r.ID)
+			require.NoError(t, err)
+			events, err := b.store.AuditList(ctx, &rotor.AuditListParams{RotationID: r.ID, Limit: 100})
+			require.NoError(t, err)
+			recorded, _ := json.Marshal([]any{steps, events, r})
+			v := []byte(b.dir.valueOf(r.NewKeyID))
+			for _, form := range []string{base64.StdEncoding.EncodeToString(v), base64.RawURLEncoding.EncodeToString(v)} {
+				require.False(t, strings.Contains(string(recorded), form), "an encoded secret in a step record, an audit event or the rotation")
+				require.False(t, strings.Contains(b.logs.String(), form), "an encoded secret in the logs")
+			}
+			require.Contains(t, string(recorded), "server echoed data=[REDACTED] token=[REDACTED]")
+		})
+	}
 }
 
 func TestCancelRollsBackAndRemovesTheNewCredential(t *testing.T) {
