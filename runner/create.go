@@ -50,6 +50,9 @@ func (e *Engine) create(ctx context.Context, r *rotor.Rotation, log *slog.Logger
 		e.finishStep(st, rotor.StepFailed, err.Error())
 		return e.stepFailed(ctx, r, st, rotor.RotationCreating, err)
 	}
+	if err := e.stepsReady(ctx, r, b, p, end, log); err != nil {
+		return e.stepFailed(ctx, r, st, rotor.RotationCreating, err)
+	}
 	if err := e.cfg.WriteLimiter(r.Tenant).Wait(ctx); err != nil {
 		return err
 	}
@@ -91,6 +94,36 @@ func (e *Engine) create(ctx context.Context, r *rotor.Rotation, log *slog.Logger
 	}
 	failpoint.Hit("create.after_store")
 	log.Info("created new secret", "key_id", ns.KeyID, "end", ns.EndAt, "capped", capMsg != "")
+	return nil
+}
+
+// stepsReady runs the preflight of every step before the new secret is created: a rotation that
+// cannot deploy should not take the owner's room for a second secret, nor leave a secret behind
+// that nothing uses. A step that may fail (on_failure: continue) only warns; the rotation goes on
+// and is marked needs_attention if that step fails when it runs.
+func (e *Engine) stepsReady(ctx context.Context, r *rotor.Rotation, b *rotor.Binding, p *rotor.Policy, end time.Time, log *slog.Logger) error {
+	probe := *r
+	probe.NewEndAt = end
+	d, err := e.deployment(ctx, &probe, false)
+	if err != nil {
+		return err
+	}
+	for _, spec := range stepsOf(b, p) {
+		tg, err := e.cfg.Target(r.Tenant, spec)
+		if err == nil {
+			d.StepName = spec.Name
+			err = tg.Preflight(ctx, *d)
+		}
+		if err == nil {
+			continue
+		}
+		err = fmt.Errorf("step %s (%s) is not ready, so no secret was created: %w", spec.Name, spec.Type, err)
+		if spec.OnFailure == rotor.Continue {
+			log.Warn("step preflight failed; the step may fail (on_failure: continue)", "step", spec.Name, "err", err)
+			continue
+		}
+		return err
+	}
 	return nil
 }
 

@@ -338,6 +338,36 @@ func TestAbortingStepStopsBeforeCleanupAndResumesThere(t *testing.T) {
 	b.checkInvariants(r)
 }
 
+// A step that is not ready stops the rotation before a secret is created; once it is, the
+// rotation goes through. A step allowed to fail does not stop it.
+func TestStepNotReadyCreatesNoSecret(t *testing.T) {
+	t.Parallel()
+	b, e := setup(t)
+	ctx := t.Context()
+	b.targets["b"].preflightErr = errors.New("vault contoso-kv: 403 Forbidden")
+	r, err := e.Request(ctx, b.binding.ID, "test")
+	require.NoError(t, err)
+	require.NoError(t, e.RunUntilIdle(ctx))
+	r = b.rotation(r.ID)
+	require.Equal(t, rotor.RotationFailed, r.State)
+	require.Equal(t, rotor.RotationCreating, r.ResumeState)
+	require.Contains(t, r.LastError, "step b (fake) is not ready, so no secret was created: vault contoso-kv: 403 Forbidden")
+	require.Equal(t, 1, b.dir.count(b.owner), "only the old secret")
+	require.Empty(t, b.log.entries, "nothing published")
+
+	b.targets["b"].log.mu.Lock()
+	b.targets["b"].preflightErr = nil
+	b.targets["b"].log.mu.Unlock()
+	b.targets["c"].preflightErr = errors.New("not ready either")
+	b.policy.Steps[2].OnFailure = rotor.Continue
+	b.clock.Advance(time.Hour)
+	require.NoError(t, e.RunUntilIdle(ctx))
+	r = b.rotation(r.ID)
+	require.Equal(t, rotor.RotationGrace, r.State, r.LastError)
+	require.Equal(t, 2, b.dir.count(b.owner))
+	b.checkInvariants(r)
+}
+
 func TestContinuingStepMarksNeedsAttention(t *testing.T) {
 	t.Parallel()
 	b, e := setup(t)

@@ -132,6 +132,19 @@ func (d *fakeDir) marked(id string) []string {
 	return out
 }
 
+// count returns how many secrets owner has.
+func (d *fakeDir) count(owner rotor.OwnerRef) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, s := range d.live {
+		if s.owner == owner {
+			n++
+		}
+	}
+	return n
+}
+
 func (d *fakeDir) has(keyID string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -185,6 +198,8 @@ type fakeTarget struct {
 	log   *publishLog
 	fails int   // next Publish calls fail
 	err   error // the failure
+
+	preflightErr error // what Preflight answers
 }
 
 type publishLog struct {
@@ -195,7 +210,11 @@ type publishLog struct {
 	retired  []string
 }
 
-func (t *fakeTarget) Preflight(ctx context.Context, d rotor.Deployment) error { return nil }
+func (t *fakeTarget) Preflight(ctx context.Context, d rotor.Deployment) error {
+	t.log.mu.Lock()
+	defer t.log.mu.Unlock()
+	return t.preflightErr
+}
 
 func (t *fakeTarget) Publish(ctx context.Context, d rotor.Deployment) (rotor.Outcome, error) {
 	t.log.mu.Lock()

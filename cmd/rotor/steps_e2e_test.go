@@ -133,7 +133,7 @@ func testEveryStepInOrder(t *testing.T, e *e2e) {
 	require.NoFileExists(t, filepath.Join(e.dir, "legacy-store"), "preflight did not run the script")
 	require.Empty(t, e.recv.events(), "preflight delivered no webhook")
 	require.Zero(t, e.recv.count("refresh"), "preflight refreshed nothing")
-	require.Equal(t, []string{"healthy"}, e.arrivals(), "the health check's preflight sends one check")
+	require.Equal(t, []string{"healthy-preflight"}, e.arrivals(), "the health check's preflight sends one check")
 	e.resetArrivals()
 
 	id, r := e.rotate()
@@ -179,7 +179,8 @@ func testEveryStepInOrder(t *testing.T, e *e2e) {
 	require.Equal(t, id, ev[0].RestartedFor, "when the webhook arrived, the Deployment was already restarted")
 
 	// The receivers, the script and the store saw the steps in their configured order.
-	require.Equal(t, []string{"legacy", "notify", "refresh", "healthy"}, e.arrivals())
+	require.Equal(t, []string{"healthy-preflight", "legacy", "notify", "refresh", "healthy"}, e.arrivals(),
+		"every step's preflight before the secret was created, then the steps")
 	e.requireStepOrder(id, e2eSteps)
 
 	// The other steps' own effects.
@@ -254,7 +255,7 @@ func testAbortStopsBeforeCleanup(t *testing.T, e *e2e) {
 	require.True(t, e.appHasKey(e.oldKeyID), "no cleanup: the old secret is still on the app")
 	require.NoError(t, e.token(e.oldSecret.Reveal()), "the old secret still works")
 	require.Zero(t, e.recv.count("healthy"), "the step after the aborting one never ran")
-	require.Equal(t, []string{"legacy", "notify", "refresh", "refresh"}, e.arrivals(),
+	require.Equal(t, []string{"healthy-preflight", "legacy", "notify", "refresh", "refresh"}, e.arrivals(),
 		"the steps before the failed one ran once: a retry resumes at the failed step")
 	require.Equal(t, e.oldKeyID, e.binding().KeyID, "the binding still manages the old secret")
 	steps := e.steps(id)
@@ -286,7 +287,7 @@ func testAbortStopsBeforeCleanup(t *testing.T, e *e2e) {
 	r = e.rotor("rotation", "retry", id)
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	require.Contains(t, r.stdout, "rotation "+id+" deployed new secret")
-	require.Equal(t, []string{"legacy", "notify", "refresh", "refresh", "refresh", "healthy"}, e.arrivals())
+	require.Equal(t, []string{"healthy-preflight", "legacy", "notify", "refresh", "refresh", "refresh", "healthy"}, e.arrivals())
 	require.Len(t, e.recv.events(), 1, "the webhook was not delivered again")
 	e.requireStepOrder(id, e2eSteps)
 	e.secrets = append(e.secrets, e.kvCurrent())
@@ -302,7 +303,7 @@ func testContinueNeedsAttention(t *testing.T, e *e2e) {
 	value := e.kvCurrent()
 	e.secrets = append(e.secrets, value)
 	require.Equal(t, value, e.readFile(filepath.Join(e.dir, "legacy-store")), "the script got the secret before failing")
-	require.Equal(t, []string{"legacy", "notify", "refresh", "healthy"}, e.arrivals(), "the steps after the failed one ran")
+	require.Equal(t, []string{"healthy-preflight", "legacy", "notify", "refresh", "healthy"}, e.arrivals(), "the steps after the failed one ran")
 	e.requireStepOrder(id, e2eSteps)
 
 	rot := e.serveUntil(id, "completed", func(r *rotor.Rotation) bool { return r.State == rotor.RotationCompleted })
@@ -840,7 +841,11 @@ func startReceivers(t *testing.T, arrivals string, key []byte, observe func() (m
 		io.WriteString(w, `["entra.client-secret"]`)
 	})
 	mux.HandleFunc("GET /actuator/health", func(w http.ResponseWriter, r *http.Request) {
-		rc.arrive("healthy")
+		if r.Header.Get("Rotor-Preflight") == "1" {
+			rc.arrive("healthy-preflight")
+		} else {
+			rc.arrive("healthy")
+		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"UP"}`)
 	})

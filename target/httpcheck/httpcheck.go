@@ -43,6 +43,10 @@ import (
 // Type is the step type name.
 const Type = "http_check"
 
+// HeaderPreflight marks the check preflight sends, so that a consumer (or a test) can tell it from
+// the checks after a deployment.
+const HeaderPreflight = "Rotor-Preflight"
+
 // Deps are the step type's dependencies.
 type Deps = httpstep.Deps
 
@@ -163,6 +167,7 @@ func (t *Target) Preflight(ctx context.Context, _ rotor.Deployment) error {
 	if err != nil {
 		return err
 	}
+	h.Set(HeaderPreflight, "1")
 	r, err := t.ep.Send(ctx, t.deps.Clock, t.requestTimeout, t.method, nil, h)
 	if err != nil {
 		return err
