@@ -111,15 +111,19 @@ func (e *Engine) revert(ctx context.Context, r *rotor.Rotation, b *rotor.Binding
 		if serr := e.saveStep(ctx, r, st); serr != nil {
 			return append(problems, serr.Error())
 		}
+		var undo secret.Value
 		if err == nil {
-			undo, uerr := e.openUndo(r, deployed)
+			var uerr error
+			undo, uerr = e.openUndo(r, deployed)
 			d.StepName = spec.Name
 			err = errors.Join(uerr, rev.Revert(ctx, *d, undo))
 		}
 		if err != nil {
-			e.finishStep(st, rotor.StepFailed, err.Error())
-			problems = append(problems, fmt.Sprintf("step %s: %v", spec.Name, err))
-			log.Warn("rollback failed", "step", spec.Name, "err", err)
+			// A rollback puts the previous value back: its errors may quote it, or the new one.
+			msg := scrub(e.scrubRotation(ctx, r, err.Error()), undo)
+			e.finishStep(st, rotor.StepFailed, msg)
+			problems = append(problems, fmt.Sprintf("step %s: %s", spec.Name, msg))
+			log.Warn("rollback failed", "step", spec.Name, "err", msg)
 		} else {
 			e.finishStep(st, rotor.StepSucceeded, "rolled back")
 		}

@@ -112,11 +112,12 @@ func (e *Engine) retire(ctx context.Context, r *rotor.Rotation, b *rotor.Binding
 		}
 		d.StepName = spec.Name
 		if err := ret.Retire(ctx, *d); err != nil {
-			e.finishStep(st, rotor.StepFailed, err.Error())
+			msg := e.scrubRotation(ctx, r, err.Error())
+			e.finishStep(st, rotor.StepFailed, msg)
 			r.NeedsAttention = true
-			log.Warn("retire failed", "step", spec.Name, "err", err)
+			log.Warn("retire failed", "step", spec.Name, "err", msg)
 		} else {
-			e.finishStep(st, rotor.StepSucceeded, "retired the previous version")
+			e.finishStep(st, rotor.StepSucceeded, "done")
 		}
 		if err := e.saveStep(ctx, r, st); err != nil {
 			return err

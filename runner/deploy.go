@@ -199,6 +199,14 @@ func findKey(creds []*rotor.Credential, keyID string) *rotor.Credential {
 	return nil
 }
 
+// scrubRotation removes the rotation's new secret, when it can be opened, from msg.
+func (e *Engine) scrubRotation(ctx context.Context, r *rotor.Rotation, msg string) string {
+	if v, err := e.openNewSecret(ctx, r); err == nil {
+		return scrub(msg, v)
+	}
+	return msg
+}
+
 // scrub removes a secret value, in clear and in its JSON and base64 forms, from a message a
 // target or a command produced, in case it echoed it (a server quoting a Kubernetes Secret's
 // data quotes it in base64).

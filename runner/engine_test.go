@@ -477,6 +477,37 @@ func TestCancelRollsBackAndRemovesTheNewCredential(t *testing.T) {
 	require.NoError(t, err, "a cancelled rotation frees the binding")
 }
 
+// A failed rollback's error may quote the value it was putting back or the new one: neither is
+// recorded.
+func TestCancelScrubsRollbackErrors(t *testing.T) {
+	t.Parallel()
+	b, e := setup(t)
+	ctx := t.Context()
+	b.log.current["a"] = "previous-value-of-a-0123456789"
+	b.targets["a"].revertEcho = true
+	b.targets["c"].fails, b.targets["c"].err = 1, errors.New("cluster unreachable")
+	r, err := e.Request(ctx, b.binding.ID, "test")
+	require.NoError(t, err)
+	require.NoError(t, e.RunUntilIdle(ctx))
+	newValue := b.dir.valueOf(b.rotation(r.ID).NewKeyID)
+	_, err = e.RequestCancel(ctx, r.ID, "test")
+	require.NoError(t, err)
+	require.NoError(t, e.RunUntilIdle(ctx))
+	r = b.rotation(r.ID)
+	steps, err := b.store.RotationStepList(ctx, r.ID)
+	require.NoError(t, err)
+	events, err := b.store.AuditList(ctx, &rotor.AuditListParams{RotationID: r.ID, Limit: 100})
+	require.NoError(t, err)
+	recorded, _ := json.Marshal([]any{steps, events, r})
+	require.Contains(t, string(recorded), "server refused value=[REDACTED] (base64 [REDACTED]), current=[REDACTED]")
+	for _, v := range []string{"previous-value-of-a-0123456789", newValue} {
+		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
+			require.NotContains(t, string(recorded), form)
+			require.NotContains(t, b.logs.String(), form)
+		}
+	}
+}
+
 func TestCancelAfterDeployIsRefused(t *testing.T) {
 	t.Parallel()
 	b, e := setup(t)

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -200,6 +201,7 @@ type fakeTarget struct {
 	err   error // the failure
 
 	preflightErr error // what Preflight answers
+	revertEcho   bool  // Revert fails, quoting the value it was to put back and the new one
 }
 
 type publishLog struct {
@@ -235,6 +237,10 @@ func (t *fakeTarget) Publish(ctx context.Context, d rotor.Deployment) (rotor.Out
 func (t *fakeTarget) Revert(ctx context.Context, d rotor.Deployment, undo secret.Value) error {
 	t.log.mu.Lock()
 	defer t.log.mu.Unlock()
+	if t.revertEcho {
+		return fmt.Errorf("server refused value=%s (base64 %s), current=%s", undo.Reveal(),
+			base64.StdEncoding.EncodeToString(undo.RevealBytes()), t.log.current[t.name])
+	}
 	t.log.current[t.name] = undo.Reveal()
 	t.log.reverted = append(t.log.reverted, t.name)
 	return nil
