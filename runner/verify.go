@@ -43,8 +43,8 @@ func (e *Engine) verify(ctx context.Context, r *rotor.Rotation, log *slog.Logger
 	var lastErr error
 	for ok < p.Verify.Successes {
 		if e.cfg.Clock.Now().After(deadline) {
-			err := fmt.Errorf("new credential %s did not get %d consecutive tokens within %s (%d tries): %w",
-				r.NewKeyID, p.Verify.Successes, p.Verify.Timeout, tries, lastErr)
+			err := fmt.Errorf("new credential %s did not get %s within %s (%d tries): %w",
+				r.NewKeyID, tokens(p.Verify.Successes), p.Verify.Timeout, tries, lastErr)
 			return e.stepFailed(ctx, r, st, rotor.RotationVerifying, err)
 		}
 		tries++
@@ -72,7 +72,7 @@ func (e *Engine) verify(ctx context.Context, r *rotor.Rotation, log *slog.Logger
 		}
 	}
 	failpoint.Hit("verify.after_success")
-	e.finishStep(st, rotor.StepSucceeded, fmt.Sprintf("%d consecutive tokens after %d tries in %s", p.Verify.Successes, tries,
+	e.finishStep(st, rotor.StepSucceeded, fmt.Sprintf("%s after %d tries in %s", tokens(p.Verify.Successes), tries,
 		e.cfg.Clock.Since(st.StartedAt).Round(time.Millisecond)))
 	r.State = rotor.RotationDeploying
 	err = e.commit(ctx, r, &rotor.AuditEvent{Action: "credential.verified", KeyID: r.NewKeyID, Reason: st.Message}, []*rotor.RotationStep{st}, nil)
@@ -109,4 +109,12 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 	case <-t.Chan():
 		return nil
 	}
+}
+
+// tokens says how many tokens in a row verification asks for.
+func tokens(n int) string {
+	if n == 1 {
+		return "a token"
+	}
+	return fmt.Sprintf("%d consecutive tokens", n)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rotorhq/rotor"
+	"github.com/rotorhq/rotor/config"
 )
 
 func (c *cli) rotateCmd() *cobra.Command {
@@ -45,11 +46,11 @@ func (c *cli) rotateCmd() *cobra.Command {
 				fmt.Fprintf(w, "would rotate %s (%s), binding %s, policy %s:\n", ap.DisplayName, ap.AppID, b.ID, b.Policy)
 				fmt.Fprintf(w, "  1. create a secret named rotor:<rotation id> on %s %s", b.OwnerKind, b.OwnerID)
 				if p != nil {
-					fmt.Fprintf(w, ", lifetime %s", p.Lifetime)
+					fmt.Fprintf(w, ", lifetime %s", config.FormatDuration(p.Lifetime))
 				}
 				fmt.Fprintf(w, "\n  2. prove it gets tokens")
 				if p != nil {
-					fmt.Fprintf(w, " (%d in a row, within %s)", p.Verify.Successes, p.Verify.Timeout)
+					fmt.Fprintf(w, " (%d in a row, within %s)", p.Verify.Successes, config.FormatDuration(p.Verify.Timeout))
 				}
 				fmt.Fprintln(w)
 				for i, s := range a.stepsOf(b) {
