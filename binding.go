@@ -109,6 +109,7 @@ type Selector struct {
 	DisplayNames []string
 	AppIDs       []string
 	Tags         []string
+	Owners       []string // object ids, user principal names or mail addresses of the apps' owners
 }
 
 // MaintenanceWindow is a recurring period in which scheduled rotations may start.

@@ -55,6 +55,12 @@ type Verifier interface {
 	Verify(ctx context.Context, tenantID, clientID, scope string, value secret.Value) error
 }
 
+// OwnerLister is a Directory that lists an application's owners (users and service principals),
+// for policies that select applications by owner.
+type OwnerLister interface {
+	AppOwners(ctx context.Context, appObjectID string) ([]Owner, error)
+}
+
 // WriteChecker is a Directory that can tell, without writing, whether rotor may change an
 // owner's credentials (permissions, ownership). Preflights use it.
 type WriteChecker interface {

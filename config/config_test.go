@@ -100,6 +100,7 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 		"duplicate key":    {"log:\n  level: info\n  level: debug\n", `line 3: log.level: duplicate key`},
 		"unset env":        {"store:\n  path: ${ROTOR_NOPE}/x.db\n", `line 2: store.path: environment variable ROTOR_NOPE is not set`},
 		"empty env":        {"store:\n  path: ${ROTOR_EMPTY}/x.db\n", `line 2: store.path: environment variable ROTOR_EMPTY is empty`},
+		"bad owner":        {"policies:\n- name: p\n  select:\n    owners: [ada]\n", `line 4: policies[0].select.owners[0]: "ada" is neither an object id`},
 		"select anything":  {"policies:\n- name: p\n  select: {}\n", `line 3: policies[0].select: selects nothing in particular`},
 		"verify too often": {"policies:\n- name: p\n  verify: {interval: 10ms}\n", `line 3: policies[0].verify.interval: 10ms is too short`},
 		"silent route":     {"notifications:\n  routes:\n  - name: r\n    notifiers: []\n", `line 4: notifications.routes[0].notifiers: names no notifier`},

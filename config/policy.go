@@ -54,6 +54,7 @@ type Selector struct {
 	DisplayNames []string `yaml:"display_names"` // glob patterns: payroll-*, *-prod
 	AppIDs       []string `yaml:"app_ids"`
 	Tags         []string `yaml:"tags"`
+	Owners       []string `yaml:"owners"` // object ids, user principal names or mail addresses
 }
 
 // Step is one deployment step: its common fields, and the settings of its type inline.
@@ -227,10 +228,10 @@ func (p *Policy) validate(d *Decoder, at string, tenants map[string]bool, steps 
 		d.Errorf(at+".adopt", "unknown %q: use none (create a new secret), only (adopt the app's only secret) or newest", p.Adopt)
 	}
 	if s := p.Select; s != nil {
-		if len(s.Tenants)+len(s.DisplayNames)+len(s.AppIDs)+len(s.Tags) == 0 {
+		if len(s.Tenants)+len(s.DisplayNames)+len(s.AppIDs)+len(s.Tags)+len(s.Owners) == 0 {
 			// An empty selector would bind every application of every tenant: say so explicitly.
 			d.Errorf(at+".select", "selects nothing in particular, which would bind every application of every tenant: "+
-				"give tenants, display_names, app_ids or tags (display_names: [\"*\"] binds all), or leave select out")
+				"give tenants, display_names, app_ids, tags or owners (display_names: [\"*\"] binds all), or leave select out")
 		}
 		for i, tn := range s.Tenants {
 			if !tenants[tn] {
@@ -245,6 +246,11 @@ func (p *Policy) validate(d *Decoder, at string, tenants map[string]bool, steps 
 		for i, id := range s.AppIDs {
 			if !guidRE.MatchString(id) {
 				d.Errorf(fmt.Sprintf("%s.select.app_ids[%d]", at, i), "%q is not a client id (GUID)", id)
+			}
+		}
+		for i, o := range s.Owners {
+			if !guidRE.MatchString(o) && !strings.Contains(o, "@") {
+				d.Errorf(fmt.Sprintf("%s.select.owners[%d]", at, i), "%q is neither an object id (GUID) nor a user principal name or mail address", o)
 			}
 		}
 	}
@@ -284,7 +290,7 @@ func (p *Policy) Domain() (*rotor.Policy, error) {
 		Adopt:                  p.Adopt,
 	}
 	if sel := p.Select; sel != nil {
-		out.Select = &rotor.Selector{Tenants: sel.Tenants, DisplayNames: sel.DisplayNames, AppIDs: sel.AppIDs, Tags: sel.Tags}
+		out.Select = &rotor.Selector{Tenants: sel.Tenants, DisplayNames: sel.DisplayNames, AppIDs: sel.AppIDs, Tags: sel.Tags, Owners: sel.Owners}
 	}
 	for _, w := range p.Windows {
 		out.Windows = append(out.Windows, rotor.MaintenanceWindow{Cron: w.Cron, Duration: w.Duration.D(), TimeZone: w.TimeZone})

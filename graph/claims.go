@@ -94,6 +94,20 @@ func (d *Directory) CheckWrite(ctx context.Context, owner rotor.OwnerRef) error 
 	return fmt.Errorf("rotor has %s but its service principal %s is not an owner of application %s", PermWriteOwnedBy, cl.ObjectID, appObject)
 }
 
+// AppOwners implements rotor.OwnerLister.
+func (d *Directory) AppOwners(ctx context.Context, appObjectID string) ([]rotor.Owner, error) {
+	objs, err := d.c.ListOwners(ctx, appObjectID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rotor.Owner, 0, len(objs))
+	for _, o := range objs {
+		typ := strings.TrimPrefix(o.ODataType, "#microsoft.graph.")
+		out = append(out, rotor.Owner{ID: o.ID, Type: typ, DisplayName: o.DisplayName, Mail: o.Mail, UserPrincipalName: o.UserPrincipalName})
+	}
+	return out, nil
+}
+
 func str(p *string) string {
 	if p == nil {
 		return ""

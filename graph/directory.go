@@ -16,7 +16,10 @@ type Directory struct {
 	c *Client
 }
 
-var _ rotor.Directory = (*Directory)(nil)
+var (
+	_ rotor.Directory   = (*Directory)(nil)
+	_ rotor.OwnerLister = (*Directory)(nil)
+)
 
 // NewDirectory returns the directory the client reaches.
 func NewDirectory(c *Client) *Directory { return &Directory{c: c} }

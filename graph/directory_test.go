@@ -89,3 +89,22 @@ func TestDirectorySecrets(t *testing.T) {
 	err = d.RemoveSecret(t.Context(), owner, keyGUID)
 	require.ErrorIs(t, err, rotor.ErrNotFound)
 }
+
+func TestDirectoryAppOwners(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		require.Equal(t, "/v1.0/applications/"+appObj+"/owners", r.URL.Path)
+		writeJSON(w, map[string]any{"value": []any{
+			map[string]any{"@odata.type": "#microsoft.graph.user", "id": "44444444-4444-4444-8444-444444444444", "displayName": "Ada Lovelace",
+				"mail": "ada@contoso.com", "userPrincipalName": "ada@contoso.onmicrosoft.com"},
+			map[string]any{"@odata.type": "#microsoft.graph.servicePrincipal", "id": "55555555-5555-4555-8555-555555555555", "displayName": "rotor",
+				"appId": "66666666-6666-4666-8666-666666666666"},
+		}})
+	})
+	owners, err := NewDirectory(b.client).AppOwners(t.Context(), appObj)
+	require.NoError(t, err)
+	require.Equal(t, []rotor.Owner{
+		{ID: "44444444-4444-4444-8444-444444444444", Type: "user", DisplayName: "Ada Lovelace", Mail: "ada@contoso.com", UserPrincipalName: "ada@contoso.onmicrosoft.com"},
+		{ID: "55555555-5555-4555-8555-555555555555", Type: "servicePrincipal", DisplayName: "rotor"},
+	}, owners)
+}

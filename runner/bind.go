@@ -139,6 +139,17 @@ func (e *Engine) BindSelected(ctx context.Context, policies []*rotor.Policy, dry
 			}
 		}
 		for _, tn := range tenants {
+			var owners rotor.OwnerLister
+			if len(pol.Select.Owners) > 0 {
+				dir, err := e.cfg.Directory(tn)
+				if err != nil {
+					return nil, err
+				}
+				var ok bool
+				if owners, ok = dir.(rotor.OwnerLister); !ok {
+					return nil, fmt.Errorf("policy %s selects by owner, and tenant %s's directory cannot list owners", pol.Name, tn)
+				}
+			}
 			bound, err := e.cfg.Store.BindingList(ctx, &rotor.BindingListParams{Tenant: tn, Policy: pol.Name})
 			if err != nil {
 				return nil, err
@@ -161,6 +172,15 @@ func (e *Engine) BindSelected(ctx context.Context, policies []*rotor.Policy, dry
 				for _, ap := range apps {
 					if has[ap.ID] || !matches(pol.Select, ap) {
 						continue
+					}
+					if owners != nil {
+						ok, err := e.ownedBy(ctx, owners, ap, pol.Select.Owners)
+						if err != nil {
+							return nil, fmt.Errorf("policy %s: owners of %s (%s): %w", pol.Name, ap.DisplayName, ap.AppID, err)
+						}
+						if !ok {
+							continue
+						}
 					}
 					res, err := e.bindSelected(ctx, pol, ap, dryRun)
 					if err != nil {
@@ -208,7 +228,49 @@ func (e *Engine) bindSelected(ctx context.Context, pol *rotor.Policy, ap *rotor.
 	return res, err
 }
 
-// matches reports whether the selector selects the application.
+// ownersTTL is how long an application's owners, read from Graph for a selector, are reused:
+// selection runs every planning round, and owners change rarely.
+const ownersTTL = time.Hour
+
+type cachedOwners struct {
+	owners []rotor.Owner
+	at     time.Time
+}
+
+// ownedBy reports whether one of the application's owners is one of want (object ids, user
+// principal names or mail addresses, in any case). Only applications that pass the selector's
+// other criteria get here, so a selector that names owners alone reads every application's
+// owners once an hour.
+func (e *Engine) ownedBy(ctx context.Context, l rotor.OwnerLister, ap *rotor.App, want []string) (bool, error) {
+	key := ap.Tenant + "/" + ap.ID
+	now := e.cfg.Clock.Now()
+	e.ownersMu.Lock()
+	c, ok := e.owners[key]
+	e.ownersMu.Unlock()
+	if !ok || now.Sub(c.at) > ownersTTL {
+		owners, err := l.AppOwners(ctx, ap.ID)
+		if err != nil {
+			return false, err
+		}
+		c = cachedOwners{owners: owners, at: now}
+		e.ownersMu.Lock()
+		if e.owners == nil {
+			e.owners = map[string]cachedOwners{}
+		}
+		e.owners[key] = c
+		e.ownersMu.Unlock()
+	}
+	for _, o := range c.owners {
+		for _, w := range want {
+			if strings.EqualFold(w, o.ID) || strings.EqualFold(w, o.UserPrincipalName) || o.Mail != "" && strings.EqualFold(w, o.Mail) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// matches reports whether the selector selects the application (all but its owners).
 func matches(s *rotor.Selector, ap *rotor.App) bool {
 	if len(s.Tenants) > 0 && !slices.Contains(s.Tenants, ap.Tenant) {
 		return false

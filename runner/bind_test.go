@@ -2,6 +2,7 @@ package runner
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -89,6 +90,35 @@ func TestBindSelected(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	require.Empty(t, res[0].Binding.KeyID, "adopt: none creates a new secret at the first rotation")
+}
+
+// A selector by owner reads each candidate application's owners from the directory (once an hour)
+// and matches object ids, user principal names and mail addresses in any case.
+func TestBindSelectedByOwner(t *testing.T) {
+	t.Parallel()
+	b, e := setup(t)
+	ctx := t.Context()
+	require.NoError(t, b.store.BindingDelete(ctx, b.binding.ID))
+	billing := &rotor.App{Tenant: "contoso", ID: uuid.NewString(), AppID: uuid.NewString(), DisplayName: "Billing API", SyncedAt: start}
+	require.NoError(t, b.store.AppUpsertBatch(ctx, []*rotor.App{billing}))
+	ada := rotor.Owner{ID: uuid.NewString(), Type: "user", UserPrincipalName: "ada@contoso.onmicrosoft.com", Mail: "Ada.Lovelace@contoso.com"}
+	b.dir.appOwners = map[string][]rotor.Owner{b.owner.ID: {ada}, billing.ID: {{ID: uuid.NewString(), Type: "servicePrincipal"}}}
+	b.policy.Adopt = rotor.AdoptNone
+
+	for _, who := range []string{"ADA@contoso.onmicrosoft.com", "ada.lovelace@contoso.com", ada.ID} {
+		b.policy.Select = &rotor.Selector{Owners: []string{"nobody@contoso.com", who}}
+		res, err := e.BindSelected(ctx, []*rotor.Policy{b.policy}, true)
+		require.NoError(t, err)
+		require.Len(t, res, 1, who)
+		require.Equal(t, b.owner.ID, res[0].App.ID, "only the app Ada owns")
+	}
+	require.Equal(t, 2, b.dir.ownerReads, "each app's owners read once within the hour")
+	b.clock.Advance(2 * time.Hour)
+	b.policy.Select = &rotor.Selector{Owners: []string{ada.ID}, DisplayNames: []string{"Billing*"}}
+	res, err := e.BindSelected(ctx, []*rotor.Policy{b.policy}, true)
+	require.NoError(t, err)
+	require.Empty(t, res, "every criterion must hold")
+	require.Equal(t, 3, b.dir.ownerReads, "read again after an hour, and only for apps the other criteria select")
 }
 
 func TestPreflight(t *testing.T) {

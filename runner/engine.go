@@ -74,6 +74,9 @@ type Engine struct {
 	cfg  Config
 	log  *slog.Logger
 	kick chan struct{}
+
+	ownersMu sync.Mutex
+	owners   map[string]cachedOwners // tenant/app object id -> its owners, for selectors
 }
 
 // New returns an engine.

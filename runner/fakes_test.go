@@ -28,6 +28,8 @@ type fakeDir struct {
 	lagLists    int // next ListSecrets calls do not show the secret created last
 	failRemoves int // next RemoveSecret calls fail
 	restriction rotor.SecretRestriction
+	appOwners   map[string][]rotor.Owner // app object id -> owners
+	ownerReads  int
 
 	lastAdded string
 	adds      int
@@ -131,6 +133,14 @@ func (d *fakeDir) marked(id string) []string {
 		}
 	}
 	return out
+}
+
+// AppOwners implements rotor.OwnerLister.
+func (d *fakeDir) AppOwners(ctx context.Context, appObjectID string) ([]rotor.Owner, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ownerReads++
+	return d.appOwners[appObjectID], nil
 }
 
 // count returns how many secrets owner has.

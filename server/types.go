@@ -188,6 +188,7 @@ type selectJSON struct {
 	DisplayNames []string `json:"display_names,omitempty"`
 	AppIDs       []string `json:"app_ids,omitempty"`
 	Tags         []string `json:"tags,omitempty"`
+	Owners       []string `json:"owners,omitempty"`
 }
 
 func policyOf(p *rotor.Policy) policyJSON {
@@ -205,7 +206,7 @@ func policyOf(p *rotor.Policy) policyJSON {
 		out.Windows = append(out.Windows, windowJSON{Cron: w.Cron, Duration: fmtDuration(w.Duration), TimeZone: w.TimeZone})
 	}
 	if sel := p.Select; sel != nil {
-		out.Select = &selectJSON{Tenants: sel.Tenants, DisplayNames: sel.DisplayNames, AppIDs: sel.AppIDs, Tags: sel.Tags}
+		out.Select = &selectJSON{Tenants: sel.Tenants, DisplayNames: sel.DisplayNames, AppIDs: sel.AppIDs, Tags: sel.Tags, Owners: sel.Owners}
 	}
 	return out
 }
