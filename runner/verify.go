@@ -43,8 +43,8 @@ func (e *Engine) verify(ctx context.Context, r *rotor.Rotation, log *slog.Logger
 	var lastErr error
 	for ok < p.Verify.Successes {
 		if e.cfg.Clock.Now().After(deadline) {
-			err := fmt.Errorf("new credential %s did not get %s within %s (%d tries): %w",
-				r.NewKeyID, tokens(p.Verify.Successes), p.Verify.Timeout, tries, lastErr)
+			err := fmt.Errorf("new credential %s did not get %s within %s (%s): %w",
+				r.NewKeyID, tokens(p.Verify.Successes), p.Verify.Timeout, triesText(tries), lastErr)
 			return e.stepFailed(ctx, r, st, rotor.RotationVerifying, err)
 		}
 		tries++
@@ -72,7 +72,7 @@ func (e *Engine) verify(ctx context.Context, r *rotor.Rotation, log *slog.Logger
 		}
 	}
 	failpoint.Hit("verify.after_success")
-	e.finishStep(st, rotor.StepSucceeded, fmt.Sprintf("%s after %d tries in %s", tokens(p.Verify.Successes), tries,
+	e.finishStep(st, rotor.StepSucceeded, fmt.Sprintf("%s after %s in %s", tokens(p.Verify.Successes), triesText(tries),
 		e.cfg.Clock.Since(st.StartedAt).Round(time.Millisecond)))
 	r.State = rotor.RotationDeploying
 	err = e.commit(ctx, r, &rotor.AuditEvent{Action: "credential.verified", KeyID: r.NewKeyID, Reason: st.Message}, []*rotor.RotationStep{st}, nil)
@@ -117,4 +117,11 @@ func tokens(n int) string {
 		return "a token"
 	}
 	return fmt.Sprintf("%d consecutive tokens", n)
+}
+
+func triesText(n int) string {
+	if n == 1 {
+		return "1 try"
+	}
+	return fmt.Sprintf("%d tries", n)
 }
