@@ -38,14 +38,14 @@ func TestOneLeaderAndTakeover(t *testing.T) {
 	ctxA, stopA := context.WithCancel(t.Context())
 	ctxB, stopB := context.WithCancel(t.Context())
 	defer stopB()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go run(ctxA, "a", &wg)
+	var wgA, wgB sync.WaitGroup
+	wgA.Add(1)
+	go run(ctxA, "a", &wgA)
 	first := <-terms
 	require.Equal(t, term{"a", 1}, first)
 	require.NoError(t, clock.BlockUntilContext(t.Context(), 1)) // a waits for its renewal timer
-	wg.Add(1)
-	go run(ctxB, "b", &wg)
+	wgB.Add(1)
+	go run(ctxB, "b", &wgB)
 	require.NoError(t, clock.BlockUntilContext(t.Context(), 2)) // b tried, lost, and waits too
 	select {
 	case tm := <-terms:
@@ -53,15 +53,17 @@ func TestOneLeaderAndTakeover(t *testing.T) {
 	default:
 	}
 
-	// a stops (and releases): b takes over at its next try, with a new fencing token.
+	// a stops and releases (Run returns after the release): b takes over at its next try, with
+	// a new fencing token.
 	stopA()
 	require.Equal(t, "a", <-ended)
+	wgA.Wait()
 	clock.Advance(10 * time.Second)
 	second := <-terms
 	require.Equal(t, term{"b", 2}, second)
 	stopB()
 	require.Equal(t, "b", <-ended)
-	wg.Wait()
+	wgB.Wait()
 }
 
 func TestEvery(t *testing.T) {

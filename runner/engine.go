@@ -200,9 +200,10 @@ func (e *Engine) process(parent context.Context, r *rotor.Rotation) {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	renewed := make(chan struct{})
+	id, fence := r.ID, r.Fence // drive writes *r (a failed transition restores it): renew keeps copies
 	go func() {
 		defer close(renewed)
-		e.renew(ctx, r, cancel)
+		e.renew(ctx, id, fence, cancel)
 	}()
 	defer func() { cancel(nil); <-renewed }()
 
@@ -220,8 +221,7 @@ func (e *Engine) process(parent context.Context, r *rotor.Rotation) {
 }
 
 // renew extends the lease at a third of its length until ctx ends; a lost lease cancels ctx.
-func (e *Engine) renew(ctx context.Context, r *rotor.Rotation, cancel context.CancelCauseFunc) {
-	fence := r.Fence
+func (e *Engine) renew(ctx context.Context, id string, fence int64, cancel context.CancelCauseFunc) {
 	for {
 		t := e.cfg.RenewClock.NewTimer(e.cfg.LeaseFor / 3)
 		select {
@@ -230,13 +230,13 @@ func (e *Engine) renew(ctx context.Context, r *rotor.Rotation, cancel context.Ca
 			return
 		case <-t.Chan():
 		}
-		err := e.cfg.Store.RotationRenewLease(ctx, r.ID, fence, e.cfg.Clock.Now().Add(e.cfg.LeaseFor))
+		err := e.cfg.Store.RotationRenewLease(ctx, id, fence, e.cfg.Clock.Now().Add(e.cfg.LeaseFor))
 		if errors.Is(err, rotor.ErrLeaseLost) {
 			cancel(rotor.ErrLeaseLost)
 			return
 		}
 		if err != nil && ctx.Err() == nil {
-			e.log.Warn("renew lease", "rotation_id", r.ID, "err", err)
+			e.log.Warn("renew lease", "rotation_id", id, "err", err)
 		}
 	}
 }
