@@ -267,9 +267,14 @@ func (c *Config) validate(d *Decoder, steps StepChecker) {
 		c.Tenants[i].validate(d, fmt.Sprintf("tenants[%d]", i), names, i)
 		tenants[c.Tenants[i].Name] = true
 	}
-	if len(c.Policies) > 0 && c.Encryption.Key.IsZero() {
+	switch {
+	case !c.Encryption.Key.IsZero():
+	case len(c.Policies) > 0:
 		d.Errorf("encryption.key", "required when policies rotate credentials: rotor seals new secrets with it (rotor keys generate)")
+	case c.Encryption.KeyVaultKey != "" && !d.Has("encryption.key"):
+		d.Errorf("encryption.key", "required with encryption.key_vault_key: the key encryption key wrapped by it (rotor keys generate --key-vault-key)")
 	}
+	c.Encryption.validate(d, tenants)
 	r := c.Rotation
 	if r.Workers < 1 || r.Workers > 256 {
 		d.Errorf("rotation.workers", "%d: use 1 to 256", r.Workers)

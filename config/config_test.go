@@ -224,3 +224,53 @@ func TestDecoderRest(t *testing.T) {
 	require.True(t, strings.HasPrefix(errs[1].Error(), "line 6: steps[0].extra: unknown field"))
 	require.Equal(t, "v1", p.Vault)
 }
+
+func TestEncryptionKeyVaultKey(t *testing.T) {
+	t.Parallel()
+	const tenants = "tenants:\n- name: contoso\n  tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47\n  auth: {method: azure_cli}\n"
+	const kid = "https://contoso-kek.vault.azure.net/keys/rotor-kek/0123456789abcdef0123456789abcdef"
+	c, err := Parse("t.yaml", []byte(tenants+"encryption:\n  key: file:/etc/rotor/kek.wrapped\n  old_keys: [env:ROTOR_OLD_KEK]\n  key_vault_key: "+kid+
+		"\n  tenant: contoso\n  disable_challenge_resource_verification: true\n"), Options{LookupEnv: env()})
+	require.NoError(t, err)
+	require.Equal(t, kid, c.Encryption.KeyVaultKey)
+	require.Equal(t, "contoso", c.Encryption.Tenant)
+	require.True(t, c.Encryption.DisableChallengeResourceVerification)
+	require.Equal(t, secret.Ref("file:/etc/rotor/kek.wrapped"), c.Encryption.Key)
+
+	tests := map[string]struct {
+		encryption string
+		want       []string
+	}{
+		"no version": {"  key: file:/k\n  key_vault_key: https://contoso-kek.vault.azure.net/keys/rotor-kek\n  tenant: contoso\n",
+			[]string{`line 7: encryption.key_vault_key: "https://contoso-kek.vault.azure.net/keys/rotor-kek" has no version: give the key's version (https://<vault>/keys/<name>/<version>) so that a new version of the key never changes what unwraps rotor's key`}},
+		"http": {"  key: file:/k\n  key_vault_key: http://127.0.0.1:8444/keys/rotor-kek/0123456789abcdef0123456789abcdef\n  tenant: contoso\n",
+			[]string{`line 7: encryption.key_vault_key: "http://127.0.0.1:8444/keys/rotor-kek/0123456789abcdef0123456789abcdef": Key Vault is reached over https`}},
+		"not a key": {"  key: file:/k\n  key_vault_key: https://contoso-kek.vault.azure.net/secrets/s/0123456789abcdef0123456789abcdef\n  tenant: contoso\n",
+			[]string{`line 7: encryption.key_vault_key: "https://contoso-kek.vault.azure.net/secrets/s/0123456789abcdef0123456789abcdef" is not a Key Vault key identifier (https://<vault>/keys/<name>/<version>)`}},
+		"bad version": {"  key: file:/k\n  key_vault_key: https://contoso-kek.vault.azure.net/keys/rotor-kek/v1\n  tenant: contoso\n",
+			[]string{`line 7: encryption.key_vault_key: "https://contoso-kek.vault.azure.net/keys/rotor-kek/v1": key version "v1": a version id is 32 hexadecimal characters`}},
+		"no tenant": {"  key: file:/k\n  key_vault_key: " + kid + "\n",
+			[]string{`line 6: encryption.tenant: required with encryption.key_vault_key: the tenant whose identity calls Key Vault`}},
+		"unknown tenant": {"  key: file:/k\n  key_vault_key: " + kid + "\n  tenant: fabrikam\n",
+			[]string{`line 8: encryption.tenant: no tenant "fabrikam" in tenants`}},
+		"no key": {"  key_vault_key: " + kid + "\n  tenant: contoso\n",
+			[]string{`line 6: encryption.key: required with encryption.key_vault_key: the key encryption key wrapped by it (rotor keys generate --key-vault-key)`}},
+		"inline wrapped key": {"  key: bm90LWEtd3JhcHBlZC1rZXk\n  key_vault_key: " + kid + "\n  tenant: contoso\n",
+			[]string{`line 6: encryption.key: must be a reference "env:NAME" or "file:/path", not a value`}},
+		"tenant alone": {"  key: file:/k\n  tenant: contoso\n",
+			[]string{`line 7: encryption.tenant: only with encryption.key_vault_key: it names whose identity calls Key Vault`}},
+		"verification alone": {"  key: file:/k\n  disable_challenge_resource_verification: true\n",
+			[]string{`line 7: encryption.disable_challenge_resource_verification: only with encryption.key_vault_key`}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			errs := parseErrs(t, tenants+"encryption:\n"+tt.encryption, env())
+			var msgs []string
+			for _, e := range errs {
+				msgs = append(msgs, e.Error())
+			}
+			require.Equal(t, tt.want, msgs)
+		})
+	}
+}

@@ -73,6 +73,12 @@ func (d *Decoder) Errorf(path, format string, args ...any) {
 	d.errs = append(d.errs, rotor.FieldError{Path: path, Line: d.Line(path), Msg: fmt.Sprintf(format, args...)})
 }
 
+// Has reports whether path was present in the decoded document (even with a value in error).
+func (d *Decoder) Has(path string) bool {
+	_, ok := d.lines[path]
+	return ok
+}
+
 // Line returns the line where path (or, failing that, its nearest decoded parent) was found.
 func (d *Decoder) Line(path string) int {
 	for p := path; p != ""; p = parentPath(p) {

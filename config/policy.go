@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rotorhq/rotor"
+	"github.com/rotorhq/rotor/seal/kvkey"
 	"github.com/rotorhq/rotor/secret"
 )
 
@@ -67,10 +68,43 @@ type Step struct {
 
 // Encryption configures sealing of secret values at rest.
 type Encryption struct {
-	// Key is the current key encryption key (32 random bytes, base64): rotor keys generate.
+	// Key is the current key encryption key (32 random bytes, base64): rotor keys generate. With
+	// KeyVaultKey, it is that key wrapped by the Key Vault key instead.
 	Key secret.Ref `yaml:"key"`
 	// OldKeys still open values sealed before a key rotation, until rotor keys rotate rewraps them.
+	// With KeyVaultKey, every entry is wrapped by it too.
 	OldKeys []secret.Ref `yaml:"old_keys"`
+	// KeyVaultKey is an Azure Key Vault key, with its version
+	// (https://<vault>/keys/<name>/<version>), that wraps Key and OldKeys: rotor unwraps them
+	// with it (unwrapKey, RSA-OAEP-256) when a command first needs the keyring.
+	KeyVaultKey string `yaml:"key_vault_key"`
+	// Tenant names the configured tenant whose identity (and ca_file) calls Key Vault.
+	Tenant string `yaml:"tenant"`
+	// DisableChallengeResourceVerification lets the vault's authentication challenge name a
+	// resource other than the vault's own domain (private endpoints with custom domains).
+	DisableChallengeResourceVerification bool `yaml:"disable_challenge_resource_verification"`
+}
+
+// validate checks the Key Vault settings against each other and the tenants.
+func (e *Encryption) validate(d *Decoder, tenants map[string]bool) {
+	if e.KeyVaultKey == "" {
+		if e.Tenant != "" {
+			d.Errorf("encryption.tenant", "only with encryption.key_vault_key: it names whose identity calls Key Vault")
+		}
+		if e.DisableChallengeResourceVerification {
+			d.Errorf("encryption.disable_challenge_resource_verification", "only with encryption.key_vault_key")
+		}
+		return
+	}
+	if _, err := kvkey.ParseID(e.KeyVaultKey); err != nil {
+		d.Errorf("encryption.key_vault_key", "%v", err)
+	}
+	switch {
+	case e.Tenant == "":
+		d.Errorf("encryption.tenant", "required with encryption.key_vault_key: the tenant whose identity calls Key Vault")
+	case !tenants[e.Tenant]:
+		d.Errorf("encryption.tenant", "no tenant %q in tenants", e.Tenant)
+	}
 }
 
 // Rotation tunes the rotation engine.

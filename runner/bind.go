@@ -65,8 +65,12 @@ func (e *Engine) Bind(ctx context.Context, p BindParams) (*rotor.Binding, error)
 			return nil, fmt.Errorf("%s %s has no live secret %s (it has: %s): %w", p.Owner.Kind, p.Owner.ID, p.Adopt, describe(live), ErrNoSuchSecret)
 		}
 	case !p.New && len(live) > 0:
-		return nil, fmt.Errorf("%s %s already has %d secrets (%s): choose one to adopt (rotor will replace it and remove it after the grace period) or ask for a new one (the existing ones are left alone): %w",
-			p.Owner.Kind, p.Owner.ID, len(live), describe(live), ErrChooseSecret)
+		has := fmt.Sprintf("%d live secrets", len(live))
+		if len(live) == 1 {
+			has = "a live secret"
+		}
+		return nil, fmt.Errorf("%s %s already has %s (%s): choose one to adopt (rotor will replace it and remove it after the grace period) or ask for a new one (the existing ones are left alone): %w",
+			p.Owner.Kind, p.Owner.ID, has, describe(live), ErrChooseSecret)
 	}
 	return e.insertBinding(ctx, &rotor.Binding{Tenant: p.Tenant, OwnerKind: p.Owner.Kind, OwnerID: p.Owner.ID, AppID: p.AppID,
 		Kind: rotor.KindSecret, Policy: pol.Name, KeyID: p.Adopt, Steps: p.Steps, Source: rotor.BindingManual}, pol, p.Actor, "bound by "+p.Actor)

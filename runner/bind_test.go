@@ -18,7 +18,7 @@ func TestBindNeedsAnExplicitChoice(t *testing.T) {
 	p := BindParams{Tenant: "contoso", Owner: b.owner, AppID: b.binding.AppID, Policy: "standard", Actor: "user:alice@example.com"}
 
 	_, err := e.Bind(ctx, p)
-	require.ErrorContains(t, err, "already has 1 secrets")
+	require.ErrorContains(t, err, "already has a live secret")
 	require.ErrorContains(t, err, b.old.cred.KeyID)
 
 	bad := p

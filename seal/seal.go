@@ -63,13 +63,39 @@ func NewKEK(key []byte) (*KEK, error) {
 // ParseKEK reads a KEK written as base64 (standard or URL alphabet, padding optional) of 32
 // random bytes, as `rotor keys generate` prints it.
 func ParseKEK(v secret.Value) (*KEK, error) {
+	b, err := DecodeKEK(v)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	return NewKEK(b)
+}
+
+// DecodeKEK returns the 32 raw bytes of a KEK written as ParseKEK reads it. The caller should
+// clear them once used.
+func DecodeKEK(v secret.Value) ([]byte, error) {
+	b, ok := DecodeBase64(v)
+	if !ok {
+		return nil, errors.New("seal: key encryption key is not base64 (generate one with rotor keys generate)")
+	}
+	if len(b) != keySize {
+		n := len(b)
+		clear(b)
+		return nil, fmt.Errorf("seal: key encryption key must be %d bytes, got %d", keySize, n)
+	}
+	return b, nil
+}
+
+// DecodeBase64 decodes v written in base64, standard or URL alphabet, padded or not, around
+// white space, as keys are written in files and environment variables.
+func DecodeBase64(v secret.Value) ([]byte, bool) {
 	s := strings.TrimSpace(v.Reveal())
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {
-			return NewKEK(b)
+			return b, true
 		}
 	}
-	return nil, errors.New("seal: key encryption key is not base64 (generate one with rotor keys generate)")
+	return nil, false
 }
 
 // GenerateKEK returns a new random KEK encoded as base64.

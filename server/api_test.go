@@ -233,7 +233,7 @@ func TestAPI(t *testing.T) {
 		// Adoption is explicit: the app has a secret, so one must be named or a new one asked for.
 		rec := b.api("admin", "POST", "/api/v1/bindings", map[string]any{"tenant": "contoso", "app": a.AppID, "policy": "standard"},
 			http.StatusUnprocessableEntity, nil)
-		require.Equal(t, []string{"adopt"}, fields(requireProblem(t, rec, "invalid", "already has 1 secrets")))
+		require.Equal(t, []string{"adopt"}, fields(requireProblem(t, rec, "invalid", "already has a live secret")))
 		rec = b.api("admin", "POST", "/api/v1/bindings", map[string]any{"tenant": "contoso", "app": a.AppID, "policy": "gold", "adopt": "x", "new": true},
 			http.StatusUnprocessableEntity, nil)
 		require.ElementsMatch(t, []string{"policy", "adopt"}, fields(requireProblem(t, rec, "invalid", "")))

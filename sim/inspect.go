@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log"
+	"math/big"
 	"net/http"
 	"time"
 
@@ -21,6 +23,7 @@ func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
 //	GET /_sim/tenants/{tenant}/credentials     credential history (?app=CLIENT_ID to narrow)
 //	GET /_sim/tenants/{tenant}/signins/{app}   the application's last successful sign-in
 //	GET /_sim/vaults/{vault}                   a vault's secrets, versions, tags and attributes
+//	GET /_sim/vaults/{vault}/keys              a vault's keys, versions, public keys and attributes
 //	GET /_sim/faults                           fault rules and their counters
 //	PUT /_sim/faults                           replace the rules (body: rules as rotor sim --fault takes them)
 func (s *Server) inspection() http.Handler {
@@ -85,6 +88,14 @@ func (s *Server) inspection() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, vaultView(v))
 	})
+	mux.HandleFunc("GET /_sim/vaults/{vault}/keys", func(w http.ResponseWriter, r *http.Request) {
+		v, ok := s.Vault(r.PathValue("vault"))
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such vault"})
+			return
+		}
+		writeJSON(w, http.StatusOK, vaultKeysView(v))
+	})
 	mux.HandleFunc("GET /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		var rules []string
 		for _, rl := range s.Faults.Rules() {
@@ -139,6 +150,41 @@ func vaultView(v *Vault) []VaultSecret {
 				NotBefore: ver.NotBefore, Expires: ver.Expires, Created: ver.Created})
 		}
 		out = append(out, vs)
+	}
+	return out
+}
+
+// VaultKeyVersion is one key version as the inspection API shows it: its public part and
+// attributes; the private key never leaves the vault.
+type VaultKeyVersion struct {
+	ID      string
+	Kty     string
+	Size    int
+	Ops     []string
+	N, E    string // public modulus and exponent, base64url as in a JSON Web Key
+	Tags    map[string]string
+	Enabled bool
+	Created time.Time
+}
+
+// VaultKey is one key with its versions.
+type VaultKey struct {
+	Name     string
+	Versions []VaultKeyVersion
+}
+
+func vaultKeysView(v *Vault) []VaultKey {
+	snap := v.KV.Snapshot()
+	out := make([]VaultKey, 0, len(snap.Keys))
+	for _, k := range snap.Keys {
+		vk := VaultKey{Name: k.Name}
+		for _, ver := range k.Versions {
+			vk.Versions = append(vk.Versions, VaultKeyVersion{ID: ver.ID, Kty: ver.Kty, Size: ver.Size, Ops: ver.Ops,
+				N:    base64.RawURLEncoding.EncodeToString(ver.PublicKey.N.Bytes()),
+				E:    base64.RawURLEncoding.EncodeToString(big.NewInt(int64(ver.PublicKey.E)).Bytes()),
+				Tags: ver.Tags, Enabled: ver.Enabled, Created: ver.Created})
+		}
+		out = append(out, vk)
 	}
 	return out
 }

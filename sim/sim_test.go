@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,11 +11,15 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rotorhq/rotor/graph"
+	"github.com/rotorhq/rotor/sim/keyvault"
 )
+
+func to[T any](v T) *T { return &v }
 
 func start(t *testing.T, opts Options) *Server {
 	t.Helper()
@@ -57,6 +62,22 @@ func TestOfficialClientsAgainstTheAssembledSimulator(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, value, *got.Value)
 
+	// azkeys wraps and unwraps with a key of the vault once the manager holds a crypto role.
+	_, err = v.KV.AssignRole(keyvault.RoleAssignment{PrincipalID: tenant.Manager.ServicePrincipalID, Role: keyvault.RoleCryptoOfficer})
+	require.NoError(t, err)
+	keys, err := azkeys.NewClient(v.URL, cred, &azkeys.ClientOptions{DisableChallengeResourceVerification: true,
+		ClientOptions: azcore.ClientOptions{Transport: hc}})
+	require.NoError(t, err)
+	created, err := keys.CreateKey(t.Context(), "rotor-kek", azkeys.CreateKeyParameters{Kty: to(azkeys.KeyTypeRSA)}, nil)
+	require.NoError(t, err)
+	alg := azkeys.EncryptionAlgorithmRSAOAEP256
+	dataKey := []byte("not-a-real-key-but-32-bytes-long")
+	wrapped, err := keys.WrapKey(t.Context(), "rotor-kek", created.Key.KID.Version(), azkeys.KeyOperationParameters{Algorithm: &alg, Value: dataKey}, nil)
+	require.NoError(t, err)
+	unwrapped, err := keys.UnwrapKey(t.Context(), "rotor-kek", created.Key.KID.Version(), azkeys.KeyOperationParameters{Algorithm: &alg, Value: wrapped.Result}, nil)
+	require.NoError(t, err)
+	require.Equal(t, dataKey, unwrapped.Result)
+
 	// The inspection API tells what happened, never a value.
 	get := func(path string) string {
 		resp, err := hc.Get(s.URL() + path)
@@ -78,6 +99,13 @@ func TestOfficialClientsAgainstTheAssembledSimulator(t *testing.T) {
 	vault := get("/_sim/vaults/" + VaultName(tenant.Tenant))
 	require.Contains(t, vault, `"Name": "payroll"`)
 	require.NotContains(t, vault, value)
+	var vkeys []VaultKey
+	require.NoError(t, json.Unmarshal([]byte(get("/_sim/vaults/"+VaultName(tenant.Tenant)+"/keys")), &vkeys))
+	require.Len(t, vkeys, 1)
+	require.Equal(t, "rotor-kek", vkeys[0].Name)
+	require.Equal(t, created.Key.KID.Version(), vkeys[0].Versions[0].ID)
+	require.Equal(t, 2048, vkeys[0].Versions[0].Size)
+	require.Equal(t, base64.RawURLEncoding.EncodeToString(created.Key.N), vkeys[0].Versions[0].N)
 	require.Contains(t, get("/_sim/tenants/"+tenant.Tenant.ID+"/signins/"+tenant.Manager.AppID), tenant.Manager.SecretKeyID)
 	require.Contains(t, get("/_sim/ca.pem"), "BEGIN CERTIFICATE")
 	history := get("/_sim/tenants/" + tenant.Tenant.ID + "/credentials?app=" + tenant.Manager.AppID)

@@ -316,7 +316,7 @@ func (c *cli) benchRotateCmd() *cobra.Command {
 			if _, err := a.syncer().Sync(ctx, tenant, false); err != nil {
 				return err
 			}
-			e, err := a.engine()
+			e, err := a.engine(ctx)
 			if err != nil {
 				return err
 			}

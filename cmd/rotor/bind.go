@@ -45,7 +45,7 @@ func (c *cli) bindCmd() *cobra.Command {
 				}
 				owner = rotor.OwnerRef{Kind: rotor.OwnerServicePrincipal, ID: sp.ID}
 			}
-			e, err := a.engine()
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -273,7 +273,7 @@ func (e *crashEnv) checkInvariants() {
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(e.dir, "rotor.db"), sqlstore.Options{SkipMigrate: true})
 	require.NoError(t, err)
 	defer st.Close()
-	kr, err := keyring(config.Encryption{Key: secret.Ref("file:" + filepath.Join(e.dir, "kek"))}, os.LookupEnv)
+	kr, err := loadKeyring(ctx, config.Encryption{Key: secret.Ref("file:" + filepath.Join(e.dir, "kek"))}, os.LookupEnv, nil)
 	require.NoError(t, err)
 	seeded := e.sim.Seeded.Tenants[0]
 	tenantID := seeded.Tenant.ID

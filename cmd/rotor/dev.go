@@ -122,7 +122,7 @@ func (c *cli) devCmd() *cobra.Command {
 // policy, adopting that secret, each with steps of its own, unless they are bound already (a
 // kept --dir). It returns their names.
 func (a *app) bindDemo(ctx context.Context, s *sim.Server, dir, tenant string, n int) ([]string, error) {
-	e, err := a.engine()
+	e, err := a.engine(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func (c *cli) planCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			e, err := a.engine()
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -37,7 +37,7 @@ func (c *cli) rotateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := a.engine()
+			e, err := a.engine(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -107,7 +107,7 @@ func (c *cli) rotationAct(cmd *cobra.Command, id string, cancel bool) error {
 		return err
 	}
 	defer a.Close()
-	e, err := a.engine()
+	e, err := a.engine(cmd.Context())
 	if err != nil {
 		return err
 	}

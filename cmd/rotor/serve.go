@@ -52,15 +52,23 @@ func (c *cli) serveCmd() *cobra.Command {
 
 // serve runs every loop until ctx ends. ready, when not nil, receives the listener's address.
 func (a *app) serve(ctx context.Context, ready chan<- string) error {
+	// The keyring is loaded before anything starts: rotations and notifications that include the
+	// secret need it, and a server that cannot open what it sealed must say so at once rather
+	// than look healthy while rotating nothing. A Key Vault that cannot unwrap the key stops the
+	// start with the reason; the process supervisor's restart is the retry.
+	kr, err := a.keyring(ctx)
+	if err != nil {
+		return fmt.Errorf("rotor serve needs the keyring to rotate and does not start without it: %w", err)
+	}
 	var e *runner.Engine
-	if a.keyring != nil {
-		var err error
-		if e, err = a.engine(); err != nil {
+	switch {
+	case kr != nil:
+		if e, err = a.engine(ctx); err != nil {
 			return err
 		}
-	} else if len(a.policies) > 0 {
+	case len(a.policies) > 0:
 		return errors.New("encryption.key is required to rotate")
-	} else {
+	default:
 		a.cli.log.Warn("no encryption key and no policies: rotor only watches expiry (inventory); it rotates nothing")
 	}
 	ln, err := net.Listen("tcp", a.cfg.Server.Listen)
@@ -140,8 +148,8 @@ func (a *app) serve(ctx context.Context, ready chan<- string) error {
 	}
 	if len(a.cfg.Notifiers) > 0 {
 		var secrets notify.SecretSource
-		if a.keyring != nil {
-			secrets = runner.SealedSecrets{Store: a.store, Keyring: a.keyring}
+		if kr != nil {
+			secrets = runner.SealedSecrets{Store: a.store, Keyring: kr}
 		}
 		host, _ := os.Hostname()
 		svc, err := a.cli.notifyService(a.cfg, notifyDeps{Store: a.store, Worker: fmt.Sprintf("%s/%d", host, os.Getpid()),

@@ -19,6 +19,8 @@ import (
 	"github.com/rotorhq/rotor/metrics"
 	"github.com/rotorhq/rotor/runner"
 	"github.com/rotorhq/rotor/seal"
+	"github.com/rotorhq/rotor/seal/kvkey"
+	"github.com/rotorhq/rotor/secret"
 	"github.com/rotorhq/rotor/store/sqlstore"
 	"github.com/rotorhq/rotor/target"
 	"github.com/rotorhq/rotor/target/all"
@@ -34,8 +36,12 @@ type app struct {
 	store    *sqlstore.Store
 	tenants  map[string]*tenant.Conn
 	registry target.Registry
-	keyring  *seal.Keyring // nil when no encryption key is configured
 	policies map[string]*rotor.Policy
+
+	// The keyring is loaded by the first command part that needs it (see keyring).
+	keyringMu     sync.Mutex
+	keyringLoaded bool
+	keyringCache  *seal.Keyring
 
 	metrics *metrics.Metrics
 
@@ -130,39 +136,105 @@ func (a *app) init(ctx context.Context) error {
 		}
 		a.policies[p.Name] = p
 	}
-	if !a.cfg.Encryption.Key.IsZero() {
-		kr, err := keyring(a.cfg.Encryption, a.cli.lookupEnv)
-		if err != nil {
-			return err
-		}
-		a.keyring = kr
-	}
 	return nil
 }
 
-// keyring loads the key encryption keys of the configuration.
-func keyring(e config.Encryption, lookupEnv func(string) (string, bool)) (*seal.Keyring, error) {
-	v, err := e.Key.Resolve(lookupEnv)
-	if err != nil {
-		return nil, fmt.Errorf("encryption.key: %w", err)
+// keyring returns the keyring that seals and opens secret values, nil when encryption.key is
+// not configured. It is loaded when a part of rotor that seals or opens values first asks for
+// it (rotations, rotor keys rotate, notifications that include the secret), not when the
+// configuration is opened: commands that never touch sealed values (ls, show, sync, audit, ...)
+// work without the key, and without calling Key Vault when the key is wrapped by a Key Vault key.
+// A failure is not remembered: the next call tries again.
+func (a *app) keyring(ctx context.Context) (*seal.Keyring, error) {
+	a.keyringMu.Lock()
+	defer a.keyringMu.Unlock()
+	if a.keyringLoaded {
+		return a.keyringCache, nil
 	}
-	cur, err := seal.ParseKEK(v)
+	e := a.cfg.Encryption
+	if e.Key.IsZero() {
+		a.keyringLoaded = true
+		return nil, nil
+	}
+	var unwrap func(context.Context, secret.Value) (*seal.KEK, error)
+	if e.KeyVaultKey != "" {
+		conn, err := a.conn(e.Tenant)
+		if err != nil {
+			return nil, fmt.Errorf("encryption.tenant: %w", err)
+		}
+		k, err := vaultKey(e.KeyVaultKey, conn, e.DisableChallengeResourceVerification)
+		if err != nil {
+			return nil, fmt.Errorf("encryption.key_vault_key: %w", err)
+		}
+		unwrap = k.UnwrapKEK
+	}
+	kr, err := loadKeyring(ctx, e, a.cli.lookupEnv, unwrap)
 	if err != nil {
-		return nil, fmt.Errorf("encryption.key: %w", err)
+		return nil, err
+	}
+	if e.KeyVaultKey != "" {
+		a.cli.log.Info("key encryption keys unwrapped with Key Vault", "key_vault_key", e.KeyVaultKey, "tenant", e.Tenant, "current", kr.Current())
+	}
+	a.keyringCache, a.keyringLoaded = kr, true
+	return kr, nil
+}
+
+// loadKeyring reads the configured key encryption keys. With unwrap (encryption.key_vault_key),
+// encryption.key is wrapped and is unwrapped with it, once; each old_keys entry is either wrapped
+// too or plain, told apart by its length (a plain key is 32 bytes, a wrapped one 256 to 512), so
+// that a plain key can be retired by rotor keys rotate after moving to Key Vault.
+func loadKeyring(ctx context.Context, e config.Encryption, lookupEnv func(string) (string, bool),
+	unwrap func(context.Context, secret.Value) (*seal.KEK, error)) (*seal.Keyring, error) {
+	read := func(field string, ref secret.Ref, mustWrap bool) (*seal.KEK, error) {
+		v, err := ref.Resolve(lookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
+		}
+		var k *seal.KEK
+		switch {
+		case unwrap == nil:
+			k, err = seal.ParseKEK(v)
+		case !mustWrap && isPlainKEK(v):
+			k, err = seal.ParseKEK(v)
+		default:
+			k, err = unwrap(ctx, v)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
+		}
+		return k, nil
+	}
+	cur, err := read("encryption.key", e.Key, true)
+	if err != nil {
+		return nil, err
 	}
 	var old []*seal.KEK
 	for i, ref := range e.OldKeys {
-		v, err := ref.Resolve(lookupEnv)
+		k, err := read(fmt.Sprintf("encryption.old_keys[%d]", i), ref, false)
 		if err != nil {
-			return nil, fmt.Errorf("encryption.old_keys[%d]: %w", i, err)
-		}
-		k, err := seal.ParseKEK(v)
-		if err != nil {
-			return nil, fmt.Errorf("encryption.old_keys[%d]: %w", i, err)
+			return nil, err
 		}
 		old = append(old, k)
 	}
 	return seal.NewKeyring(cur, old...), nil
+}
+
+// isPlainKEK reports whether v is a plain key encryption key rather than one wrapped by Key Vault.
+func isPlainKEK(v secret.Value) bool {
+	b, err := seal.DecodeKEK(v)
+	clear(b)
+	return err == nil
+}
+
+// vaultKey returns the Key Vault key id (https://<vault>/keys/<name>/<version>), called with
+// the identity and transport of the tenant conn.
+func vaultKey(id string, conn *tenant.Conn, disableChallengeResourceVerification bool) (*kvkey.Key, error) {
+	kid, err := kvkey.ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	return kvkey.New(kid, kvkey.Options{Credential: conn.Credential, Transport: conn.Transport,
+		DisableChallengeResourceVerification: disableChallengeResourceVerification, Identity: "the identity of tenant " + conn.Config.Name})
 }
 
 func (a *app) Close() error { return a.store.Close() }
@@ -213,15 +285,19 @@ func (a *app) view() *inventory.View {
 	return &inventory.View{Store: a.store, Thresholds: a.cfg.Thresholds.Lifecycle()}
 }
 
-// engine builds the rotation engine; it needs the encryption key.
-func (a *app) engine() (*runner.Engine, error) {
-	if a.keyring == nil {
+// engine builds the rotation engine; it needs the keyring.
+func (a *app) engine(ctx context.Context) (*runner.Engine, error) {
+	kr, err := a.keyring(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the rotation engine needs the keyring: %w", err)
+	}
+	if kr == nil {
 		return nil, errors.New("encryption.key is not configured: rotor seals new secrets with it (generate one with rotor keys generate)")
 	}
 	host, _ := os.Hostname()
 	r := a.cfg.Rotation
 	return runner.New(runner.Config{
-		Store: a.store, Clock: a.cli.clock, Keyring: a.keyring, Log: a.cli.log,
+		Store: a.store, Clock: a.cli.clock, Keyring: kr, Log: a.cli.log,
 		Directory: func(name string) (rotor.Directory, error) {
 			t, err := a.conn(name)
 			if err != nil {

@@ -1,8 +1,10 @@
-// Package keyvault simulates the secrets part of the Azure Key Vault data plane, faithfully
-// enough that the official azsecrets client works against it unchanged.
+// Package keyvault simulates the secrets part of the Azure Key Vault data plane, and the keys
+// operations a client needs to wrap a key with a vault key (create, get, wrapKey and unwrapKey of
+// RSA keys), faithfully enough that the official azsecrets and azkeys clients work against it
+// unchanged.
 //
 // A Vault is one key vault. It is an http.Handler serving Key Vault's paths at the root
-// (/secrets/..., /deletedsecrets/...), because real vaults each have their own host and
+// (/secrets/..., /deletedsecrets/..., /keys/...), because real vaults each have their own host and
 // azsecrets.ID parsing expects the object path right after the host: the assembled simulator
 // serves each vault on its own listener.
 //
@@ -33,8 +35,18 @@
 //		DisableChallengeResourceVerification: true,
 //	})
 //
+// azkeys has the same option (azkeys.ClientOptions.DisableChallengeResourceVerification).
+//
 // Tokens are validated by the Authenticator the vault is given; the vault then checks the
-// token's tenant and authorizes the call with Azure RBAC role assignments (AssignRole).
+// token's tenant and authorizes the call with Azure RBAC role assignments (AssignRole): the
+// secrets roles, and Key Vault Crypto Officer, Crypto User and Crypto Service Encryption User
+// for keys.
+//
+// # Keys
+//
+// CreateKey seeds an RSA key without HTTP; POST /keys/{name}/create does the same through the
+// API. wrapKey and unwrapKey use RSA-OAEP-256, RSA-OAEP or RSA1_5 with the key's private half,
+// which never leaves the vault (snapshots carry the public key only).
 //
 // # Eventual consistency
 //

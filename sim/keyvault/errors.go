@@ -94,3 +94,29 @@ func restoreConflict(id string) *kvError {
 func purgeProtected() *kvError {
 	return &kvError{status: http.StatusForbidden, code: "Forbidden", message: "Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed."}
 }
+
+// keyNotFound is the 404 recorded from Key Vault for a missing key or key version.
+func keyNotFound(nameOrID string) *kvError {
+	return &kvError{status: http.StatusNotFound, code: "KeyNotFound", message: fmt.Sprintf(
+		"A key with (name/id) %s was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182",
+		nameOrID)}
+}
+
+// keyOperationForbidden is Key Vault's answer to an operation the key's key_ops do not list
+// (Azure/azure-sdk-for-net#11518).
+func keyOperationForbidden(op string) *kvError {
+	return &kvError{status: http.StatusForbidden, code: "Forbidden", inner: "KeyOperationForbidden",
+		message: fmt.Sprintf("Operation %s is not permitted on this key.", op)}
+}
+
+// keyDisabled answers a cryptographic operation on a disabled key, shaped like Key Vault's
+// answer for a disabled secret (SecretDisabled).
+func keyDisabled(op string) *kvError {
+	return &kvError{status: http.StatusForbidden, code: "Forbidden", inner: "KeyDisabled",
+		message: fmt.Sprintf("Operation %s is not allowed on a disabled key.", op)}
+}
+
+// notSimulated answers what the simulator does not reproduce.
+func notSimulated(msg string) *kvError {
+	return &kvError{status: http.StatusNotImplemented, code: "NotImplemented", message: msg}
+}

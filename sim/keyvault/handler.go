@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,12 +31,19 @@ const (
 	opGetDeleted
 	opPurgeDeleted
 	opRecoverDeleted
+	// Keys; every kind from opCreateKey on concerns a key.
+	opCreateKey
+	opGetKey
+	opWrapKey
+	opUnwrapKey
 )
+
+func (k opKind) isKey() bool { return k >= opCreateKey }
 
 // operation is a resolved request: what to do, on what, and the data action it needs.
 type operation struct {
 	kind    opKind
-	name    string // secret name; empty for vault-wide operations
+	name    string // secret or key name; empty for vault-wide operations
 	version string // empty: the current version
 	action  string
 }
@@ -53,10 +61,15 @@ var opActions = map[opKind]string{
 	opGetDeleted:     ActionReadMetadata,
 	opPurgeDeleted:   ActionPurge,
 	opRecoverDeleted: ActionRecover,
+	opCreateKey:      ActionKeyCreate,
+	opGetKey:         ActionKeyRead,
+	opWrapKey:        ActionKeyWrap,
+	opUnwrapKey:      ActionKeyUnwrap,
 }
 
 // resolve maps a method and path to an operation, following the paths of the Key Vault secrets
-// REST API. A trailing empty segment ("/secrets/name/") addresses the current version.
+// and keys REST APIs. A trailing empty segment ("/secrets/name/", "/keys/name/") or an empty
+// version ("/keys/name//wrapkey") addresses the current version.
 func resolve(method, path string) (operation, *kvError) {
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	byMethod := func(m map[string]operation) (operation, *kvError) {
@@ -113,15 +126,65 @@ func resolve(method, path string) (operation, *kvError) {
 		case n == 3 && segs[2] == "recover":
 			return byMethod(map[string]operation{http.MethodPost: {kind: opRecoverDeleted, name: segs[1]}})
 		}
-	case "keys", "deletedkeys", "certificates", "deletedcertificates", "storage", "deletedstorage", "rng", "securitydomain":
-		return operation{}, &kvError{status: http.StatusNotImplemented, code: "NotImplemented",
-			message: fmt.Sprintf("The rotor simulator does not simulate /%s: only secrets.", segs[0])}
+	case "keys":
+		return resolveKey(method, segs, byMethod)
+	case "deletedkeys", "certificates", "deletedcertificates", "storage", "deletedstorage", "rng", "securitydomain":
+		return operation{}, notSimulated(fmt.Sprintf("The rotor simulator does not simulate /%s: only secrets and some key operations.", segs[0]))
 	}
 	return operation{}, &kvError{status: http.StatusNotFound, code: "NotFound",
 		message: fmt.Sprintf("The requested path %s was not found.", path)}
 }
 
-// ServeHTTP serves the Key Vault secrets data plane. Checks run in this order: authentication
+// keyOpSegments are the key operations addressed as /keys/{name}/{version}/{operation}: the
+// simulated ones and those answered 501.
+var keyOpSegments = map[string]opKind{"wrapkey": opWrapKey, "unwrapkey": opUnwrapKey}
+
+var unsimulatedKeySegments = []string{"encrypt", "decrypt", "sign", "verify", "release", "attestation", "versions", "backup", "rotate", "rotationpolicy"}
+
+// resolveKey resolves the /keys paths: create, get, wrapKey and unwrapKey are simulated; the other
+// key operations are answered 501 NotImplemented.
+func resolveKey(method string, segs []string, byMethod func(map[string]operation) (operation, *kvError)) (operation, *kvError) {
+	n := len(segs)
+	unsimulated := func(what string) (operation, *kvError) {
+		return operation{}, notSimulated(fmt.Sprintf("The rotor simulator does not simulate %s: only create, get, wrapKey and unwrapKey.", what))
+	}
+	switch {
+	case n == 1 || (n == 2 && segs[1] == ""):
+		return unsimulated("listing keys")
+	case n == 2 && segs[1] == "restore" && method == http.MethodPost:
+		return unsimulated("key restore")
+	case n == 2:
+		if method == http.MethodDelete || method == http.MethodPatch || method == http.MethodPut {
+			return unsimulated(method + " /keys/{name}")
+		}
+		return byMethod(map[string]operation{http.MethodGet: {kind: opGetKey, name: segs[1]}})
+	case n == 3 && segs[2] == "create":
+		return byMethod(map[string]operation{http.MethodPost: {kind: opCreateKey, name: segs[1]}})
+	case n == 3 && segs[2] == "import":
+		return unsimulated("key import")
+	case n == 3 && slices.Contains(unsimulatedKeySegments, segs[2]):
+		return unsimulated("/keys/{name}/" + segs[2])
+	case n == 3:
+		if kind, ok := keyOpSegments[segs[2]]; ok { // no version: the current one
+			return byMethod(map[string]operation{http.MethodPost: {kind: kind, name: segs[1]}})
+		}
+		if method == http.MethodPatch {
+			return unsimulated("updating keys")
+		}
+		return byMethod(map[string]operation{http.MethodGet: {kind: opGetKey, name: segs[1], version: segs[2]}})
+	case n == 4:
+		if kind, ok := keyOpSegments[segs[3]]; ok {
+			return byMethod(map[string]operation{http.MethodPost: {kind: kind, name: segs[1], version: segs[2]}})
+		}
+		if slices.Contains(unsimulatedKeySegments, segs[3]) {
+			return unsimulated("/keys/{name}/{version}/" + segs[3])
+		}
+	}
+	return operation{}, &kvError{status: http.StatusNotFound, code: "NotFound",
+		message: fmt.Sprintf("The requested path %s was not found.", "/"+strings.Join(segs, "/"))}
+}
+
+// ServeHTTP serves the Key Vault data plane (secrets, and the simulated key operations). Checks run in this order: authentication
 // (401 with the challenge), api-version (400), path (404/405), RBAC (403), then the operation.
 func (v *Vault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := v.clock.Now()
@@ -156,9 +219,12 @@ func (v *Vault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &call{v: v, r: r, body: body, now: now, op: op, apiVersion: apiVersion, base: v.baseURL(r)}
+	if op.kind == opCreateKey {
+		c.prepared = prepareCreate(body, now) // RSA key generation, outside the lock
+	}
 
 	v.mu.Lock()
-	assignment, ok := v.authorize(principal.ObjectID, op.action, op.name, now)
+	assignment, ok := v.authorize(principal.ObjectID, op, now)
 	var (
 		status = http.StatusForbidden
 		result any
@@ -218,7 +284,10 @@ func (v *Vault) challenge() string {
 func (v *Vault) forbiddenByRBAC(p Principal, op operation) *kvError {
 	resource := fmt.Sprintf("/subscriptions/%s/resourcegroups/%s/providers/microsoft.keyvault/vaults/%s",
 		v.cfg.SubscriptionID, strings.ToLower(v.cfg.ResourceGroup), strings.ToLower(v.cfg.Name))
-	if op.name != "" {
+	switch {
+	case op.name != "" && op.kind.isKey():
+		resource += "/keys/" + strings.ToLower(op.name)
+	case op.name != "":
 		resource += "/secrets/" + strings.ToLower(op.name)
 	}
 	msg := "Caller is not authorized to perform action on resource.\r\n" +

@@ -63,28 +63,34 @@ func (e recordedEntry) date() time.Time {
 // downloadRecordings fetches the modules with `go mod download` and returns their recordings.
 func downloadRecordings(t *testing.T) []string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	require.NoError(t, err, "the recorded Key Vault sessions are fetched with the go command, which is not on PATH")
 	var files []string
 	for _, mod := range recordingModules {
-		cmd := exec.Command(goBin, "mod", "download", "-json", mod)
-		cmd.Dir = t.TempDir() // outside any module: go.mod stays untouched
-		cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		var info struct{ Dir, Error string }
-		_ = json.Unmarshal(out, &info)
-		if err != nil || info.Error != "" || info.Dir == "" {
-			t.Fatalf("download %s, which carries Microsoft's recorded Key Vault sessions: %v %s %s\n"+
-				"The Go module proxy must be reachable (GOPROXY).", mod, err, info.Error, stderr.String())
-		}
-		matches, err := filepath.Glob(filepath.Join(info.Dir, "testdata", "recordings", "*.json"))
+		matches, err := filepath.Glob(filepath.Join(downloadModule(t, mod), "testdata", "recordings", "*.json"))
 		require.NoError(t, err)
 		require.NotEmpty(t, matches, "%s carries no testdata/recordings/*.json", mod)
 		files = append(files, matches...)
 	}
 	return files
+}
+
+// downloadModule fetches a module with `go mod download` and returns its directory.
+func downloadModule(t *testing.T, mod string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err, "the recorded Key Vault sessions are fetched with the go command, which is not on PATH")
+	cmd := exec.Command(goBin, "mod", "download", "-json", mod)
+	cmd.Dir = t.TempDir() // outside any module: go.mod stays untouched
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var info struct{ Dir, Error string }
+	_ = json.Unmarshal(out, &info)
+	if err != nil || info.Error != "" || info.Dir == "" {
+		t.Fatalf("download %s, which carries Microsoft's recorded Key Vault sessions: %v %s %s\n"+
+			"The Go module proxy must be reachable (GOPROXY).", mod, err, info.Error, stderr.String())
+	}
+	return info.Dir
 }
 
 // TestRecordedSessions replays every exchange of Microsoft's recorded Key Vault sessions

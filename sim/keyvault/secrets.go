@@ -73,6 +73,7 @@ type call struct {
 	op         operation
 	apiVersion string
 	base       string // vault URL for identifiers
+	prepared   newKey // Create Key: the key made before the lock was taken
 }
 
 // run performs the operation and returns the status and body to answer with.
@@ -114,6 +115,14 @@ func (c *call) run() (int, any, *kvError) {
 		body, kerr = c.backup()
 	case opRestoreSecret:
 		body, kerr = c.restore()
+	case opCreateKey:
+		body, kerr = c.createKey()
+	case opGetKey:
+		body, kerr = c.getKey()
+	case opWrapKey:
+		body, kerr = c.keyOperation(KeyOpWrapKey)
+	case opUnwrapKey:
+		body, kerr = c.keyOperation(KeyOpUnwrapKey)
 	}
 	return http.StatusOK, body, kerr
 }

@@ -142,7 +142,8 @@ type Vault struct {
 	clock clockwork.Clock
 
 	mu          sync.Mutex
-	objects     map[string]*object // by lower-case name: Key Vault names are case-insensitive
+	objects     map[string]*object    // secrets, by lower-case name: Key Vault names are case-insensitive
+	keys        map[string]*keyObject // keys, by lower-case name
 	assignments []RoleAssignment
 }
 
@@ -184,7 +185,7 @@ func New(cfg Config) (*Vault, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("key vault %q: %w", cfg.Name, err)
 	}
-	return &Vault{cfg: cfg, clock: cfg.Clock, objects: map[string]*object{}}, nil
+	return &Vault{cfg: cfg, clock: cfg.Clock, objects: map[string]*object{}, keys: map[string]*keyObject{}}, nil
 }
 
 // Name returns the vault's name.
@@ -232,7 +233,7 @@ func (v *Vault) sortedObjects(now time.Time) []*object {
 	return out
 }
 
-// AssignRole grants a role to a principal, on the vault or on one secret, effective after
+// AssignRole grants a role to a principal, on the vault, one secret or one key, effective after
 // Propagation.RoleAssignment unless a.EffectiveAt is set. It returns the assignment with its id.
 func (v *Vault) AssignRole(a RoleAssignment) (RoleAssignment, error) {
 	if err := v.validateAssignment(a); err != nil {
@@ -318,6 +319,7 @@ type Snapshot struct {
 	PurgeProtection         bool
 	RecoveryLevel           string
 	Secrets                 []SecretSnapshot // in name order, active and deleted alike
+	Keys                    []KeySnapshot    // in name order
 	RoleAssignments         []RoleAssignment
 }
 
@@ -364,6 +366,7 @@ func (v *Vault) Snapshot() Snapshot {
 		PurgeProtection:         v.cfg.PurgeProtection,
 		RecoveryLevel:           v.recoveryLevel(),
 		RoleAssignments:         slices.Clone(v.assignments),
+		Keys:                    v.keySnapshots(),
 	}
 	for _, o := range v.sortedObjects(now) {
 		ss := SecretSnapshot{Name: o.name}
