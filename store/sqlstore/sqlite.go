@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -63,7 +64,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingBusy(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -85,4 +86,28 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	return newStore(ctx, sqliteDialect, w, r, opts)
+}
+
+// pingBusy opens the writer's connection, trying again while the database is busy. Switching a
+// new database to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once, without
+// waiting out busy_timeout, when two processes open a new database together (each holds a
+// shared lock the other's switch waits for): the second try finds it in WAL mode already.
+func pingBusy(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	wait := 5 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		var e *sqlite.Error
+		if err == nil || !errors.As(err, &e) || e.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
