@@ -245,6 +245,9 @@ func (c *Config) validate(d *Decoder, steps StepChecker) {
 		if c.Store.DSN.IsZero() {
 			d.Errorf("store.dsn", "required for driver postgres")
 		}
+		if d.Has("store.path") {
+			d.Errorf("store.path", "only for driver sqlite (postgres uses store.dsn)")
+		}
 	default:
 		d.Errorf("store.driver", "unknown driver %q: use sqlite or postgres", c.Store.Driver)
 	}

@@ -87,6 +87,7 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 			`line 7: tenants[0].auth.client_secret: must be a reference "env:NAME" or "file:/path", not a value`},
 		"unknown driver":   {"store:\n  driver: mysql\n", `line 2: store.driver: unknown driver "mysql"`},
 		"postgres no dsn":  {"store:\n  driver: postgres\n", `store.dsn: required for driver postgres`},
+		"postgres path":    {"store:\n  driver: postgres\n  dsn: env:PG\n  path: /var/lib/rotor/rotor.db\n", `line 4: store.path: only for driver sqlite (postgres uses store.dsn)`},
 		"wrong kind":       {"tenants: contoso\n", `line 1: tenants: expected a list, got "contoso"`},
 		"not a bool":       {"tenants: []\nlog:\n  level: [debug]\n", `line 3: log.level: expected a string, got a list`},
 		"bad guid":         {"tenants:\n- name: a\n  tenant_id: contoso.onmicrosoft.com\n  auth: {method: azure_cli}\n", `line 3: tenants[0].tenant_id: "contoso.onmicrosoft.com" is not a directory (tenant) id`},
