@@ -198,19 +198,8 @@ func (s *Server) appSearch(r *http.Request, def int) (*rotor.AppSearchParams, er
 
 // searchApps runs one page of the app list; next is the cursor of the page after it.
 func (s *Server) searchApps(r *http.Request, p *rotor.AppSearchParams) ([]*rotor.AppSummary, string, error) {
-	limit := p.Limit
-	p.Limit++
-	apps, err := s.cfg.Store.AppSearch(r.Context(), p)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(apps) > limit {
-		apps = apps[:limit]
-		last := apps[limit-1]
-		next = encodeCursor(appCursor{last.Tenant, last.DisplayName, last.ID})
-	}
-	return apps, next, nil
+	return fetchPage(&p.Limit, func() ([]*rotor.AppSummary, error) { return s.cfg.Store.AppSearch(r.Context(), p) },
+		func(last *rotor.AppSummary) any { return appCursor{last.Tenant, last.DisplayName, last.ID} })
 }
 
 func (s *Server) apiApps(w http.ResponseWriter, r *http.Request) error {
@@ -312,19 +301,8 @@ func (s *Server) credentialSearch(r *http.Request, def int) (*rotor.CredentialSe
 }
 
 func (s *Server) searchCredentials(r *http.Request, p *rotor.CredentialSearchParams) ([]inventory.Row, string, error) {
-	limit := p.Limit
-	p.Limit++
-	rows, err := s.view.Page(r.Context(), p, s.cfg.Clock.Now())
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[limit-1]
-		next = encodeCursor(credCursor{last.EndAt, last.Tenant, last.KeyID})
-	}
-	return rows, next, nil
+	return fetchPage(&p.Limit, func() ([]inventory.Row, error) { return s.view.Page(r.Context(), p, s.cfg.Clock.Now()) },
+		func(last inventory.Row) any { return credCursor{last.EndAt, last.Tenant, last.KeyID} })
 }
 
 func (s *Server) apiCredentials(w http.ResponseWriter, r *http.Request) error {
@@ -360,18 +338,12 @@ func (s *Server) apiBindings(w http.ResponseWriter, r *http.Request) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	limit := p.Limit
-	p.Limit++
-	bs, err := s.cfg.Store.BindingSearch(r.Context(), p)
+	bs, next, err := fetchPage(&p.Limit, func() ([]*rotor.Binding, error) { return s.cfg.Store.BindingSearch(r.Context(), p) },
+		func(last *rotor.Binding) any { return bindingCursor{last.Tenant, last.OwnerID, last.ID} })
 	if err != nil {
 		return err
 	}
-	out := page[bindingJSON]{Items: []bindingJSON{}}
-	if len(bs) > limit {
-		bs = bs[:limit]
-		last := bs[limit-1]
-		out.NextCursor = encodeCursor(bindingCursor{last.Tenant, last.OwnerID, last.ID})
-	}
+	out := page[bindingJSON]{Items: []bindingJSON{}, NextCursor: next}
 	for _, b := range bs {
 		out.Items = append(out.Items, bindingOf(b))
 	}
@@ -513,19 +485,8 @@ func (s *Server) rotationSearch(r *http.Request) (*rotor.RotationSearchParams, e
 }
 
 func (s *Server) searchRotations(r *http.Request, p *rotor.RotationSearchParams) ([]*rotor.Rotation, string, error) {
-	limit := p.Limit
-	p.Limit++
-	rs, err := s.cfg.Store.RotationSearch(r.Context(), p)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(rs) > limit {
-		rs = rs[:limit]
-		last := rs[limit-1]
-		next = encodeCursor(rotationCursor{last.CreatedAt, last.ID})
-	}
-	return rs, next, nil
+	return fetchPage(&p.Limit, func() ([]*rotor.Rotation, error) { return s.cfg.Store.RotationSearch(r.Context(), p) },
+		func(last *rotor.Rotation) any { return rotationCursor{last.CreatedAt, last.ID} })
 }
 
 func (s *Server) apiRotations(w http.ResponseWriter, r *http.Request) error {
@@ -652,18 +613,8 @@ func (s *Server) auditSearch(r *http.Request) (*rotor.AuditSearchParams, error) 
 }
 
 func (s *Server) searchAudit(r *http.Request, p *rotor.AuditSearchParams) ([]*rotor.AuditEvent, string, error) {
-	limit := p.Limit
-	p.Limit++
-	evs, err := s.cfg.Store.AuditSearch(r.Context(), p)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(evs) > limit {
-		evs = evs[:limit]
-		next = encodeCursor(auditCursor{evs[limit-1].Seq})
-	}
-	return evs, next, nil
+	return fetchPage(&p.Limit, func() ([]*rotor.AuditEvent, error) { return s.cfg.Store.AuditSearch(r.Context(), p) },
+		func(last *rotor.AuditEvent) any { return auditCursor{last.Seq} })
 }
 
 func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) error {
@@ -716,19 +667,8 @@ func (s *Server) searchOutbox(r *http.Request, oq OutboxQuery) ([]OutboxItem, st
 	if s.cfg.Notifications == nil {
 		return []OutboxItem{}, "", nil
 	}
-	limit := oq.Limit
-	oq.Limit++
-	items, err := s.cfg.Notifications.Outbox(r.Context(), oq)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(items) > limit {
-		items = items[:limit]
-		last := items[limit-1]
-		next = encodeCursor(OutboxCursor{CreatedAt: last.CreatedAt, ID: last.ID})
-	}
-	return items, next, nil
+	return fetchPage(&oq.Limit, func() ([]OutboxItem, error) { return s.cfg.Notifications.Outbox(r.Context(), oq) },
+		func(last OutboxItem) any { return OutboxCursor{CreatedAt: last.CreatedAt, ID: last.ID} })
 }
 
 func (s *Server) apiNotifications(w http.ResponseWriter, r *http.Request) error {

@@ -31,6 +31,22 @@ func encodeCursor(v any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// fetchPage reads one keyset page: it asks fetch for one item more than *limit (and leaves *limit
+// so), and when that item comes there is a next page, whose cursor is made from the last item kept.
+func fetchPage[T any](limit *int, fetch func() ([]T, error), cursor func(last T) any) ([]T, string, error) {
+	n := *limit
+	*limit = n + 1
+	items, err := fetch()
+	if err != nil {
+		return nil, "", err
+	}
+	if len(items) <= n {
+		return items, "", nil
+	}
+	items = items[:n]
+	return items, encodeCursor(cursor(items[n-1])), nil
+}
+
 // decodeCursor decodes ?cursor= into v; an empty cursor leaves v alone and returns false.
 func decodeCursor(q url.Values, v any) (bool, error) {
 	c := q.Get("cursor")
