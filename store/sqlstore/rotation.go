@@ -93,22 +93,10 @@ func (s *Store) RotationClaim(ctx context.Context, p *rotor.RotationClaimParams)
 	limit := max(p.Limit, 1)
 	var claimed []*rotor.Rotation
 	err := s.inTx(ctx, func(tx *Store) error {
-		rows, err := tx.query(ctx, `SELECT id FROM rotations
+		ids, err := queryAll(ctx, tx, scanString, `SELECT id FROM rotations
 			WHERE state NOT IN `+terminalStates+` AND next_attempt_at > 0 AND next_attempt_at <= ? AND (lease_owner = '' OR lease_expires_at <= ?)
 			ORDER BY next_attempt_at, id LIMIT ?`+tx.d.lockRows, now, now, limit)
 		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		if err := errorsJoin(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
 		for _, id := range ids {

@@ -98,3 +98,9 @@ func queryAll[T any](ctx context.Context, s *Store, scan func(interface{ Scan(..
 	}
 	return out, rows.Err()
 }
+
+// scanString reads a one-column row of text, for queryAll.
+func scanString(sc interface{ Scan(...any) error }) (string, error) {
+	var v string
+	return v, sc.Scan(&v)
+}
