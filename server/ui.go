@@ -82,9 +82,7 @@ func (s *Server) pageApps(w http.ResponseWriter, r *http.Request) error {
 	d := appsData{Tenants: s.cfg.Tenants, URL: r.URL, First: q.Get("cursor") == "",
 		Filter: map[string]string{"q": q.Get("q"), "tenant": q.Get("tenant"), "filter": q.Get("filter")}}
 	p, err := s.appSearch(rr, 50)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
-		d.Invalid = ae.Fields
+	if d.Invalid = invalidQuery(err); d.Invalid != nil {
 		return s.render(w, r, http.StatusUnprocessableEntity, "apps", view{Title: "Applications", Nav: "apps", Data: d})
 	}
 	if err != nil {
@@ -432,9 +430,7 @@ func (s *Server) pageCredentials(w http.ResponseWriter, r *http.Request) error {
 		d.Checked[st] = true
 	}
 	p, err := s.credentialSearch(r, 100)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
-		d.Invalid = ae.Fields
+	if d.Invalid = invalidQuery(err); d.Invalid != nil {
 		return s.render(w, r, http.StatusUnprocessableEntity, "credentials", view{Title: "Credentials", Nav: "credentials", Data: d})
 	}
 	if err != nil {
@@ -464,9 +460,7 @@ func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request) error {
 		d.Filter[k] = q.Get(k)
 	}
 	p, err := s.auditSearch(r)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
-		d.Invalid = ae.Fields
+	if d.Invalid = invalidQuery(err); d.Invalid != nil {
 		return s.render(w, r, http.StatusUnprocessableEntity, "audit", view{Title: "Audit log", Nav: "audit", Data: d})
 	}
 	if err != nil {
@@ -631,3 +625,13 @@ func (s *Server) pageSignedOut(w http.ResponseWriter, r *http.Request) error {
 }
 
 func timeParse(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+// invalidQuery returns the fields a list page's filters got wrong (a 422 from reading its
+// query), to show them on the page's form; nil for any other outcome.
+func invalidQuery(err error) []fieldError {
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
+		return append([]fieldError{}, ae.Fields...) // never nil: a 422 without fields is still one
+	}
+	return nil
+}
