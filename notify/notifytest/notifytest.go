@@ -220,6 +220,12 @@ func JSONText(t *testing.T, b []byte) string {
 	t.Helper()
 	var v any
 	require.NoError(t, json.Unmarshal(b, &v), "payload is JSON: %s", b)
+	return Text(v)
+}
+
+// Text returns every string (keys excepted) and number in a decoded JSON value, one per line,
+// object members in key order.
+func Text(v any) string {
 	var sb strings.Builder
 	var walk func(any)
 	walk = func(v any) {

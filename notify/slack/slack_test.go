@@ -74,27 +74,7 @@ func checkBlocks(_ *http.Request, body []byte) (notifytest.Received, error) {
 	}
 	var v any
 	_ = json.Unmarshal(body, &v)
-	return notifytest.Received{Title: unescape(title), Text: unescape(msg.Text + "\n" + flatten(v))}, nil
-}
-
-func flatten(v any) string {
-	switch x := v.(type) {
-	case map[string]any:
-		s := ""
-		for _, e := range x {
-			s += flatten(e)
-		}
-		return s
-	case []any:
-		s := ""
-		for _, e := range x {
-			s += flatten(e)
-		}
-		return s
-	case string:
-		return x + "\n"
-	}
-	return ""
+	return notifytest.Received{Title: unescape(title), Text: unescape(msg.Text + "\n" + notifytest.Text(v))}, nil
 }
 
 // unescape undoes Slack's mrkdwn escaping (what a reader sees).

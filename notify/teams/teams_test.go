@@ -84,29 +84,9 @@ func checkCard(_ *http.Request, body []byte) (notifytest.Received, error) {
 		b, _ := json.Marshal(el)
 		var v any
 		_ = json.Unmarshal(b, &v)
-		text += flatten(v)
+		text += notifytest.Text(v)
 	}
 	return notifytest.Received{Title: title, Text: text}, nil
-}
-
-func flatten(v any) string {
-	switch x := v.(type) {
-	case map[string]any:
-		s := ""
-		for _, e := range x {
-			s += flatten(e)
-		}
-		return s
-	case []any:
-		s := ""
-		for _, e := range x {
-			s += flatten(e)
-		}
-		return s
-	case string:
-		return x + "\n"
-	}
-	return ""
 }
 
 // legacy is how an Office 365 connector answers; workflows answer 202 Accepted.

@@ -52,27 +52,7 @@ func checkSigned(r *http.Request, body []byte) (notifytest.Received, error) {
 	}
 	var v any
 	_ = json.Unmarshal(body, &v)
-	return notifytest.Received{Title: p.Title, Text: flatten(v)}, nil
-}
-
-func flatten(v any) string {
-	switch x := v.(type) {
-	case map[string]any:
-		s := ""
-		for _, e := range x {
-			s += flatten(e)
-		}
-		return s
-	case []any:
-		s := ""
-		for _, e := range x {
-			s += flatten(e)
-		}
-		return s
-	case string:
-		return x + "\n"
-	}
-	return ""
+	return notifytest.Received{Title: p.Title, Text: notifytest.Text(v)}, nil
 }
 
 var ok = notifytest.Reply{Status: http.StatusNoContent}
