@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rotorhq/rotor/config"
 	"github.com/rotorhq/rotor/seal"
 	"github.com/rotorhq/rotor/seal/kvkey"
 	"github.com/rotorhq/rotor/secret"
@@ -62,11 +63,7 @@ func (f *vaultKeyFlags) register(cmd *cobra.Command, keyUsage string) {
 }
 
 // key returns the chosen Key Vault key, reached as the chosen tenant of the configuration.
-func (f *vaultKeyFlags) key(c *cli, cmd *cobra.Command) (*kvkey.Key, error) {
-	cfg, err := c.loadConfig(cmd)
-	if err != nil {
-		return nil, err
-	}
+func (f *vaultKeyFlags) key(c *cli, cmd *cobra.Command, cfg *config.Config) (*kvkey.Key, error) {
 	name := f.tenant
 	switch {
 	case name != "":
@@ -126,7 +123,11 @@ func (c *cli) keysGenerateCmd() *cobra.Command {
 				fmt.Fprintln(c.stdout, v.Reveal())
 				return nil
 			}
-			return c.printWrapped(cmd, &f, v)
+			cfg, err := c.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return c.printWrapped(cmd, cfg, &f, v)
 		},
 	}
 	f.register(cmd, "wrap the new key with this Azure Key Vault key: https://<vault>/keys/<name>/<version>")
@@ -161,12 +162,16 @@ func (c *cli) keysWrapCmd() *cobra.Command {
 			if strings.TrimSpace(v.Reveal()) == "" {
 				return errors.New("no key on standard input: rotor keys wrap --key-vault-key URL < /etc/rotor/kek")
 			}
+			cfg, err := c.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
 			if !isPlainKEK(v) {
-				if v, err = c.unwrapConfigured(cmd, v); err != nil {
+				if v, err = c.unwrapConfigured(cmd, cfg, v); err != nil {
 					return err
 				}
 			}
-			return c.printWrapped(cmd, &f, v)
+			return c.printWrapped(cmd, cfg, &f, v)
 		},
 	}
 	f.register(cmd, "the Azure Key Vault key that wraps the key: https://<vault>/keys/<name>/<version>")
@@ -174,18 +179,14 @@ func (c *cli) keysWrapCmd() *cobra.Command {
 }
 
 // unwrapConfigured unwraps v, a key wrapped by the configured encryption.key_vault_key.
-func (c *cli) unwrapConfigured(cmd *cobra.Command, v secret.Value) (secret.Value, error) {
-	cfg, err := c.loadConfig(cmd)
-	if err != nil {
-		return secret.Value{}, err
-	}
+func (c *cli) unwrapConfigured(cmd *cobra.Command, cfg *config.Config, v secret.Value) (secret.Value, error) {
 	e := cfg.Encryption
 	if e.KeyVaultKey == "" {
 		return secret.Value{}, errors.New("standard input is not a plain key encryption key (32 bytes, base64, as rotor keys generate prints it); " +
 			"a wrapped key is unwrapped with encryption.key_vault_key, which is not configured")
 	}
 	from := vaultKeyFlags{keyVaultKey: e.KeyVaultKey, tenant: e.Tenant, disableCRV: e.DisableChallengeResourceVerification}
-	k, err := from.key(c, cmd)
+	k, err := from.key(c, cmd, cfg)
 	if err != nil {
 		return secret.Value{}, fmt.Errorf("encryption.key_vault_key: %w", err)
 	}
@@ -198,8 +199,8 @@ func (c *cli) unwrapConfigured(cmd *cobra.Command, v secret.Value) (secret.Value
 
 // printWrapped prints plain wrapped by the chosen Key Vault key, and says on standard error
 // which key it is and where it goes.
-func (c *cli) printWrapped(cmd *cobra.Command, f *vaultKeyFlags, plain secret.Value) error {
-	k, err := f.key(c, cmd)
+func (c *cli) printWrapped(cmd *cobra.Command, cfg *config.Config, f *vaultKeyFlags, plain secret.Value) error {
+	k, err := f.key(c, cmd, cfg)
 	if err != nil {
 		return err
 	}

@@ -137,6 +137,28 @@ policies:
 	require.NoError(t, err)
 	require.Regexp(t, `(?m)^ORDERS_CLIENT_SECRET=\S{30,}$`, string(env))
 
+	// Moving to a new version of the Key Vault key: wrap unwraps the input with the configured
+	// key and wraps the same KEK (same id) with the new version.
+	version2, err := vault.KV.CreateKey("rotor-kek", keyvault.KeyProperties{})
+	require.NoError(t, err)
+	kid2 := strings.TrimSuffix(vault.URL, "/") + "/keys/rotor-kek/" + version2
+	wrappedNow, err := os.ReadFile(wrappedFile)
+	require.NoError(t, err)
+	r = rotorc(good, string(wrappedNow), "keys", "wrap", "--key-vault-key", kid2, "--disable-challenge-resource-verification")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stderr, "key "+k.ID()+" wrapped by "+kid2)
+	ct2, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(r.stdout))
+	require.NoError(t, err)
+	plain2, err := vault.KV.UnwrapKey("rotor-kek", version2, "RSA-OAEP-256", ct2)
+	require.NoError(t, err)
+	raw, err := seal.DecodeKEK(secret.FromBytes(plainKEK))
+	require.NoError(t, err)
+	require.Equal(t, raw, plain2, "the new version wraps the same key encryption key")
+	// Without encryption.key_vault_key, a wrapped input cannot be unwrapped: said so.
+	r = rotorc(base, string(wrappedNow), append([]string{"keys", "wrap"}, keyFlags...)...)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "a wrapped key is unwrapped with encryption.key_vault_key, which is not configured")
+
 	// What is wrong is said: a plain key where a wrapped one belongs, a damaged wrapped key.
 	r = rotorc(kvConfig("plain", filepath.Join(dir, "kek")), "", "rotate", "kek-orders")
 	require.Equal(t, 1, r.code)
